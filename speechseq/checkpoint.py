@@ -1,0 +1,128 @@
+"""Checkpoints.
+
+- The inference artifact (`best.safetensors`): weights in safetensors plus JSON metadata
+  (labels, frontend and model specs, metrics, versions). Loading it never unpickles anything.
+- The resume state (`last.pt`): model, optimiser, scheduler, scaler and RNG states, loaded with
+  `torch.load(weights_only=True)`, which refuses pickles that would run code.
+Both are written atomically (temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from speechseq import __version__
+from speechseq.features import FrontendSpec
+from speechseq.fsutil import atomic_path
+from speechseq.model import ModelSpec, RecurrentClassifier
+
+FORMAT_VERSION = 1
+METADATA_KEY = "speechseq"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used here; the message says why."""
+
+
+@dataclass
+class LoadedModel:
+    model: RecurrentClassifier
+    labels: list[str]
+    frontend: FrontendSpec
+    metadata: dict
+
+
+def environment_versions() -> dict:
+    import torchaudio
+    return {"speechseq": __version__, "torch": torch.__version__,
+            "torchaudio": torchaudio.__version__, "python": platform.python_version()}
+
+
+def save_inference(path: str | Path, model: RecurrentClassifier, labels: list[str],
+                   frontend: FrontendSpec, extra: dict | None = None) -> None:
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "labels": list(labels),
+        "frontend": frontend.to_dict(),
+        "model": model.spec.to_dict(),
+        "versions": environment_versions(),
+        **(extra or {}),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
+
+
+def read_metadata(path: str | Path) -> dict:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = (fh.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: a safetensors file without speechseq metadata")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: damaged metadata ({exc})") from None
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {version!r} is newer than this speechseq "
+                              f"understands ({FORMAT_VERSION}); upgrade speechseq")
+    return meta
+
+
+def load_inference(path: str | Path, map_location: str | torch.device = "cpu",
+                   expect_labels: list[str] | None = None,
+                   expect_frontend: FrontendSpec | None = None) -> LoadedModel:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.suffix == ".pt":
+        raise CheckpointError(f"{path} is resume state; give the inference checkpoint "
+                              f"(checkpoints/best.safetensors) or pass it as trainer.resume")
+    meta = read_metadata(path)
+    labels, frontend = meta["labels"], FrontendSpec.from_dict(meta["frontend"])
+    if expect_labels is not None and list(expect_labels) != labels:
+        raise CheckpointError(f"{path} predicts labels {labels}, but {list(expect_labels)} were "
+                              f"expected; use a checkpoint trained for this label set")
+    if expect_frontend is not None and expect_frontend != frontend:
+        raise CheckpointError(f"{path} was trained with frontend {frontend}, not {expect_frontend}")
+    spec = ModelSpec.from_dict(meta["model"])
+    if spec.n_classes != len(labels) or spec.n_inputs != frontend.n_mels:
+        raise CheckpointError(f"{path}: metadata is inconsistent (model for {spec.n_classes} classes / "
+                              f"{spec.n_inputs} inputs, {len(labels)} labels / {frontend.n_mels} mels)")
+    model = RecurrentClassifier(spec)
+    state = load_file(str(path), device=str(map_location))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the model described in its metadata "
+                              f"({str(exc).splitlines()[0]})") from None
+    model.to(map_location).eval()
+    return LoadedModel(model=model, labels=labels, frontend=frontend, metadata=meta)
+
+
+def save_resume_state(path: str | Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_resume_state(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"resume state {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for anything that is not plain tensors/containers
+        raise CheckpointError(f"{path}: refused to load resume state ({str(exc).splitlines()[0]}); "
+                              f"only plain tensors and containers are accepted") from None

@@ -1,0 +1,44 @@
+"""Shared bits of the console scripts: Hydra entry points and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Callable
+
+import hydra
+
+from speechseq.config import PACKAGE_CONF_DIR, register_configs
+
+log = logging.getLogger("speechseq")
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    from speechseq.audio import AudioReadError
+    from speechseq.checkpoint import CheckpointError
+    from speechseq.config import ConfigError
+    from speechseq.data.layout import DatasetError
+
+    return (DatasetError, CheckpointError, ConfigError, AudioReadError, OSError, RuntimeError, ValueError)
+
+
+def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) -> None:
+    """Run `fn`; a known failure prints one line and exits 2 (debug=true shows the traceback)."""
+    debug = debug or os.environ.get("SPEECHSEQ_DEBUG") == "1"
+    try:
+        code = fn()
+    except expected_errors() as exc:
+        if debug:
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: (run with debug=true for the traceback)", file=sys.stderr)
+        sys.exit(2)
+    if code:
+        sys.exit(code)
+
+
+def hydra_entry(config_name: str) -> Callable:
+    """`@hydra.main` over the package's config folder, with the schemas registered."""
+    register_configs()
+    return hydra.main(version_base="1.3", config_path=str(PACKAGE_CONF_DIR), config_name=config_name)

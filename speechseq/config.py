@@ -1,0 +1,180 @@
+"""Structured config schemas: Hydra validates every YAML file and override against these.
+
+An unknown key or a wrong type fails at start with the key named; `validate_*` adds range
+checks (negative sizes and the like) before any data is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+PACKAGE_CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+
+class ConfigError(ValueError):
+    """A config value out of range; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    root: str = "data/speech_commands"
+    task: str = "v2_12"            # v2_12 | v2_35 | custom
+    words: Optional[List[str]] = None
+    layout: str = "auto"           # auto | lists | hash | testset
+    silence_percentage: float = 10.0
+    unknown_percentage: float = 10.0
+    cache_dir: Optional[str] = "~/.cache/speechseq"
+    decode_workers: int = 2
+    seed: int = 0                  # fixes the unknown/silence picks of evaluation splits
+
+
+@dataclass
+class FeaturesConfig:
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 480
+    hop_length: int = 160
+    n_mels: int = 40
+    f_min: float = 20.0
+    f_max: float = 7600.0
+
+
+@dataclass
+class AugmentConfig:
+    enabled: bool = True
+    time_shift_ms: float = 100.0
+    noise_prob: float = 0.8
+    noise_volume: float = 0.1
+    freq_mask_param: int = 7
+    num_freq_masks: int = 2
+    time_mask_param: int = 10
+    num_time_masks: int = 2
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "lstm"             # lstm | gru | rnn
+    hidden_size: int = 128
+    num_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.1
+    pooling: str = "mean"          # mean | attention
+    frame_stack: int = 1           # stack k frames per RNN step (k times fewer steps)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    schedule: str = "warmup_cosine"  # warmup_cosine | constant
+    warmup_fraction: float = 0.1
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.05
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 30
+    batch_size: int = 128
+    eval_batch_size: int = 512
+    device: str = "auto"           # auto | cpu | cuda | cuda:N
+    precision: str = "auto"        # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+    num_threads: int = 0           # torch CPU threads; 0 = all cores
+    seed: int = 0
+    resume: Optional[str] = None
+    test_after_training: bool = True
+    progress: bool = True
+    log_every: int = 20            # steps between progress-bar updates (each one syncs the device)
+
+
+@dataclass
+class PathsConfig:
+    output_dir: str = "${hydra:runtime.output_dir}"
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    debug: bool = False
+
+
+@dataclass
+class EvalConfig:
+    checkpoint: str = MISSING
+    split: str = "test"            # test | validation | train
+    mode: str = "clips"            # clips | stream
+    input: Optional[str] = None    # mode=stream: the long WAV
+    labels: Optional[str] = None   # mode=stream: its labels.csv
+    data: DataConfig = field(default_factory=DataConfig)
+    device: str = "auto"
+    batch_size: int = 512
+    plots: bool = True
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    debug: bool = False
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="eval_schema", node=EvalConfig)
+
+
+def _require(cond: bool, key: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {message}")
+
+
+def validate_data(cfg) -> None:
+    _require(cfg.task in ("v2_12", "v2_35", "custom"), "data.task", f"{cfg.task!r} is not v2_12, v2_35 or custom")
+    _require(cfg.task != "custom" or bool(cfg.words), "data.words", "data.task=custom needs data.words=[word,...]")
+    _require(cfg.layout in ("auto", "lists", "hash", "testset"), "data.layout", f"{cfg.layout!r} is not auto, lists, hash or testset")
+    for key in ("silence_percentage", "unknown_percentage"):
+        _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
+    _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
+
+
+def validate_train(cfg) -> None:
+    """Range checks the schema cannot express; raises ConfigError naming the key."""
+    validate_data(cfg.data)
+    f = cfg.features
+    for key in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
+        _require(f[key] > 0, f"features.{key}", f"must be positive, got {f[key]}")
+    _require(f.win_length <= f.n_fft, "features.win_length", "must not exceed features.n_fft")
+    _require(0 <= f.f_min < f.f_max <= f.sample_rate / 2, "features.f_max", "need 0 <= f_min < f_max <= sample_rate/2")
+    m = cfg.model
+    _require(m.cell in ("lstm", "gru", "rnn"), "model.cell", f"{m.cell!r} is not lstm, gru or rnn")
+    _require(m.pooling in ("mean", "attention"), "model.pooling", f"{m.pooling!r} is not mean or attention")
+    _require(m.hidden_size > 0, "model.hidden_size", f"must be positive, got {m.hidden_size}")
+    _require(m.num_layers > 0, "model.num_layers", f"must be positive, got {m.num_layers}")
+    _require(m.frame_stack > 0, "model.frame_stack", f"must be positive, got {m.frame_stack}")
+    _require(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    o = cfg.optim
+    _require(o.lr > 0, "optim.lr", f"must be positive, got {o.lr}")
+    _require(o.weight_decay >= 0, "optim.weight_decay", "must not be negative")
+    _require(o.schedule in ("warmup_cosine", "constant"), "optim.schedule", f"{o.schedule!r} is not warmup_cosine or constant")
+    _require(0 <= o.warmup_fraction < 1, "optim.warmup_fraction", "must be in [0, 1)")
+    _require(o.grad_clip >= 0, "optim.grad_clip", "must not be negative (0 disables clipping)")
+    _require(0 <= o.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
+    t = cfg.trainer
+    _require(t.max_epochs > 0, "trainer.max_epochs", f"must be positive, got {t.max_epochs}")
+    _require(t.batch_size > 0, "trainer.batch_size", f"must be positive, got {t.batch_size}")
+    _require(t.eval_batch_size > 0, "trainer.eval_batch_size", "must be positive")
+    _require(t.precision in ("auto", "fp32", "fp16", "bf16"), "trainer.precision", f"{t.precision!r} is not auto, fp32, fp16 or bf16")
+    _require(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"), "trainer.device", f"{t.device!r} is not auto, cpu or cuda[:N]")
+    _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
+    _require(t.log_every > 0, "trainer.log_every", "must be positive")
+    a = cfg.augment
+    _require(0 <= a.noise_prob <= 1, "augment.noise_prob", "must be within 0..1")
+    for key in ("time_shift_ms", "noise_volume", "freq_mask_param", "num_freq_masks", "time_mask_param", "num_time_masks"):
+        _require(a[key] >= 0, f"augment.{key}", f"must not be negative, got {a[key]}")

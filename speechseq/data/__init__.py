@@ -1,0 +1,1 @@
+"""Speech Commands on disk: layout discovery, splits, the waveform cache, batching."""

@@ -1,0 +1,359 @@
+"""Training: `train(cfg)` does the work; `main()` is the Hydra wrapper behind `speechseq-train`.
+
+Runs alone or under torchrun (DDP: each rank its shard, rank 0 logs and writes checkpoints).
+Each epoch is seeded from (seed, epoch), so a run resumed from `last.pt` ends with the same
+weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from tqdm.auto import tqdm
+
+from speechseq.augment import SpecAugment, WaveAugment
+from speechseq.checkpoint import (load_inference, load_resume_state, save_inference, save_resume_state)
+from speechseq.cli import hydra_entry, run_guarded
+from speechseq.config import validate_train
+from speechseq.data.batches import batch_indices, gather_batch
+from speechseq.data.layout import scan_dataset
+from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
+from speechseq.evaluate import score_split, write_report
+from speechseq.features import FrontendSpec, LogMel
+from speechseq.fsutil import atomic_write_text
+from speechseq.inference import evaluation_indices, predict_split
+from speechseq.labels import LabelSet, make_label_set
+from speechseq.metrics import format_report_table
+from speechseq.model import ModelSpec, RecurrentClassifier, count_parameters
+from speechseq.runtime import DistInfo, StopFlag, configure_threads, init_distributed, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass
+class TrainingData:
+    label_set: LabelSet
+    train: SplitData
+    validation: SplitData
+    test: SplitData | None
+    noise: NoiseBank
+    report: dict
+
+
+def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> TrainingData:
+    d = cfg.data
+    label_set = make_label_set(d.task, list(d.words) if d.words else None)
+    index = scan_dataset(d.root, d.layout)
+    check_words(index, label_set)
+    common = dict(sample_rate=spec.sample_rate, clip_samples=spec.sample_rate, cache_dir=d.cache_dir,
+                  silence_percentage=d.silence_percentage, unknown_percentage=d.unknown_percentage,
+                  decode_workers=d.decode_workers)
+    train_split = load_split(index, "train", label_set, **common)
+    val_split = load_split(index, "validation", label_set, **common)
+    test_split = load_split(index, "test", label_set, **common) if load_test and index.splits["test"] else None
+    noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate)
+    splits = [s for s in (train_split, val_split, test_split) if s is not None]
+    report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
+              "noise_segments": len(noise), "splits": {s.name: s.summary() for s in splits},
+              "unreadable_files": [f for s in splits for f in s.failed]}
+    if report["unreadable_files"]:
+        log.warning("skipped %d unreadable file(s); see data_report.json", len(report["unreadable_files"]))
+    if len(noise) == 0:
+        log.warning("no background noise under %s/_background_noise_: silence is digital zero and "
+                    "noise augmentation is off", index.root)
+    return TrainingData(label_set, train_split, val_split, test_split, noise, report)
+
+
+def frontend_spec(cfg: DictConfig) -> FrontendSpec:
+    return FrontendSpec(**OmegaConf.to_container(cfg.features))
+
+
+def model_spec(cfg: DictConfig, n_inputs: int, n_classes: int) -> ModelSpec:
+    return ModelSpec(n_inputs=n_inputs, n_classes=n_classes, **OmegaConf.to_container(cfg.model))
+
+
+@torch.no_grad()
+def fit_normalization(model: RecurrentClassifier, frontend: LogMel, split: SplitData, device,
+                      max_clips: int = 2000, seed: int = 0) -> None:
+    """Per-mel mean/std over (a fixed sample of) the training clips."""
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(split.labels))[:max_clips]
+    feats = []
+    for start in range(0, len(idx), 256):
+        waves = split.waves[torch.as_tensor(idx[start:start + 256])].float().to(device) / 32767.0
+        feats.append(frontend(waves).reshape(-1, frontend.spec.n_mels).double())
+    allf = torch.cat(feats)
+    model.set_normalization(allf.mean(0).float(), allf.std(0).float())
+
+
+def learning_rate(step: int, total: int, cfg_optim) -> float:
+    """Linear warm-up from lr/25, then cosine decay to lr/1e4 (one-cycle's shape)."""
+    base = cfg_optim.lr
+    if cfg_optim.schedule == "constant":
+        return base
+    warm = int(total * cfg_optim.warmup_fraction)
+    if step < warm:
+        return base / 25 + (base - base / 25) * step / max(1, warm)
+    progress = (step - warm) / max(1, total - warm)
+    return base / 1e4 + (base - base / 1e4) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def amp_settings(precision: str, device: torch.device) -> tuple[bool, torch.dtype | None]:
+    if device.type != "cuda" or precision == "fp32":
+        return False, None
+    if precision == "bf16":
+        return True, torch.bfloat16
+    return True, torch.float16  # auto/fp16: cuDNN LSTM kernels are fastest in fp16
+
+
+class RunLogger:
+    """metrics.jsonl + TensorBoard, rank 0 only."""
+
+    def __init__(self, out_dir: Path, enabled: bool):
+        self.enabled = enabled
+        self.metrics_path = out_dir / "metrics.jsonl"
+        self.tb = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(out_dir / "tb"))
+            except ImportError:
+                log.warning("tensorboard is not installed; logging to metrics.jsonl only")
+
+    def epoch(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        with open(self.metrics_path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if self.tb is not None:
+            for key, value in row.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self.tb.add_scalar(key, value, row["epoch"])
+            self.tb.flush()
+
+    def rewrite(self, rows: list[dict]) -> None:
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train per `cfg`; returns a summary (best validation accuracy, test accuracy, paths, ...)."""
+    validate_train(cfg)
+    t = cfg.trainer
+    dist = init_distributed(t.device)
+    device = resolve_device(t.device, dist.local_rank)
+    configure_threads(t.num_threads)
+    state = load_resume_state(t.resume) if t.resume else None
+    out_dir = Path(cfg.paths.output_dir)
+    if state is not None and Path(t.resume).parent.name == "checkpoints":
+        out_dir = Path(t.resume).parent.parent  # a resumed run goes on in its own folder
+    ckpt_dir = out_dir / "checkpoints"
+    if dist.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    spec = frontend_spec(cfg)
+    data = prepare_data(cfg, spec, load_test=t.test_after_training)
+    if dist.is_main:
+        atomic_write_text(out_dir / "data_report.json", json.dumps(data.report, indent=2))
+
+    frontend = LogMel(spec).to(device)
+    torch.manual_seed(t.seed)  # weight initialisation depends on the seed only
+    model = RecurrentClassifier(model_spec(cfg, spec.n_mels, len(data.label_set)))
+    use_amp, amp_dtype = amp_settings(t.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
+    start_epoch, best_val, best_epoch, history = 0, -1.0, -1, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, best_val, best_epoch = int(state["epoch"]), float(state["best_val_acc"]), int(state["best_epoch"])
+        history = [json.loads(r) for r in state["history"]]
+        log.info("resumed from %s after epoch %d", t.resume, start_epoch)
+    else:
+        fit_normalization(model, frontend, data.train, device, seed=t.seed)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    train_model: nn.Module = model
+    if dist.enabled:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    train_split = data.train
+    val_split = data.validation
+    noise = data.noise.to(device)
+    if device.type == "cuda":  # whole splits live on the GPU as int16; batches are drawn there
+        train_split = _split_to(train_split, device)
+        val_split = _split_to(val_split, device)
+    wave_aug = WaveAugment(noise, spec.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_prob,
+                           cfg.augment.noise_volume) if cfg.augment.enabled else None
+    spec_aug = SpecAugment(cfg.augment.freq_mask_param, cfg.augment.num_freq_masks, cfg.augment.time_mask_param,
+                           cfg.augment.num_time_masks) if cfg.augment.enabled else None
+    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.optim.label_smoothing)
+    val_indices = evaluation_indices(val_split, cfg.data.seed)
+    epoch_size = len(train_split.draw(np.random.default_rng(0)))
+    steps_per_epoch = len(list(batch_indices(np.arange(epoch_size), t.batch_size, None, dist.rank, dist.world_size)))
+    total_steps = steps_per_epoch * t.max_epochs
+    runlog = RunLogger(out_dir, dist.is_main)
+    if dist.is_main:  # rows of epochs after the resume point (a kill between writes) are dropped
+        runlog.rewrite(history)
+    n_params = count_parameters(model)
+    if dist.is_main:
+        log.info("%s: %d classes, %d parameters, device %s%s, %d training clips per epoch",
+                 _describe(model.spec), len(data.label_set), n_params, device,
+                 f" x{dist.world_size} ranks" if dist.enabled else "", epoch_size)
+
+    best_path, last_path = ckpt_dir / "best.safetensors", ckpt_dir / "last.pt"
+    status, t_start = "completed", time.perf_counter()
+    config_json = json.dumps(OmegaConf.to_container(cfg, resolve=True))
+    with StopFlag() as stop:
+        for epoch in range(start_epoch, t.max_epochs):
+            t_epoch = time.perf_counter()
+            # Seed from (seed, epoch[, rank]): a resumed run replays the same randomness.
+            torch.manual_seed(t.seed * 100003 + epoch * 1009 + dist.rank)
+            rng = np.random.default_rng([t.seed, epoch])
+            indices = train_split.draw(rng)
+            train_model.train()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            seen = 0
+            batches = batch_indices(indices, t.batch_size, rng, dist.rank, dist.world_size)
+            bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{t.max_epochs}", unit="step",
+                       leave=False, disable=not (t.progress and dist.is_main))
+            for step, idx in enumerate(bar):
+                if stop:
+                    break
+                global_step = epoch * steps_per_epoch + step
+                lr = learning_rate(global_step, total_steps, cfg.optim)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                idx_t = torch.from_numpy(idx).to(train_split.waves.device, non_blocking=True)
+                waves, labels = gather_batch(train_split, idx_t, noise)
+                waves, labels = waves.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+                if wave_aug is not None:
+                    waves = wave_aug(waves)
+                autocast = torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext()
+                with autocast:
+                    feats = model.normalize(frontend(waves))
+                    if spec_aug is not None:
+                        feats = spec_aug(feats)
+                    logits = train_model(feats, normalized=True)
+                loss = criterion(logits.float(), labels)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.optim.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                loss_sum += loss.detach() * len(idx)
+                correct += (logits.argmax(-1) == labels).sum()
+                seen += len(idx)
+                # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
+                if device.type == "cpu" or step % t.log_every == 0:
+                    value = loss.item()
+                    if not math.isfinite(value) and not (scaler.is_enabled()):
+                        raise NonFiniteLossError(
+                            f"loss became {value} at epoch {epoch + 1} step {step + 1} (global step "
+                            f"{global_step + 1}); stopped. The last good checkpoints are kept: "
+                            f"{best_path if best_path.exists() else '(none yet)'}, "
+                            f"{last_path if last_path.exists() else '(none yet)'}. Try a lower optim.lr.")
+                    if step % t.log_every == 0:
+                        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
+            bar.close()
+            if stop:
+                status = "interrupted"
+                break
+            train_loss = (loss_sum / max(seen, 1)).item()
+            train_acc = correct.item() / max(seen, 1)
+            targets, probs = predict_split(model, frontend, val_split, val_indices, noise, t.eval_batch_size,
+                                           device, seed=cfg.data.seed)
+            val_acc = float((probs.argmax(1) == targets).mean())
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc,
+                   "lr": lr, "epoch_seconds": time.perf_counter() - t_epoch}
+            history.append(row)
+            improved = val_acc > best_val
+            if improved:
+                best_val, best_epoch = val_acc, epoch + 1
+            if dist.is_main:
+                runlog.epoch(row)
+                log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1,
+                         t.max_epochs, train_loss, train_acc, val_acc, "  *best*" if improved else "",
+                         row["epoch_seconds"])
+                if improved:
+                    save_inference(best_path, model, data.label_set.names, spec, extra={
+                        "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
+                        "parameters": n_params, "config": json.loads(config_json)})
+                save_resume_state(last_path, {
+                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "best_val_acc": best_val, "best_epoch": best_epoch,
+                    "history": [json.dumps(r) for r in history], "config": config_json})
+    runlog.close()
+    summary = {"status": status, "best_val_acc": best_val, "best_epoch": best_epoch, "parameters": n_params,
+               "epochs_completed": len(history), "train_seconds": time.perf_counter() - t_start,
+               "best_checkpoint": str(best_path), "last_checkpoint": str(last_path), "output_dir": str(out_dir)}
+    if status == "interrupted":
+        if dist.is_main:
+            log.warning("stopped by %s; resume with trainer.resume=%s", signal.Signals(stop.signal).name, last_path)
+        summary["signal"] = int(stop.signal)
+        return summary
+    if dist.is_main and data.test is not None and best_path.exists():
+        loaded = load_inference(best_path, map_location=device)
+        report = score_split(loaded, data.test, data.noise, device, t.eval_batch_size, cfg.data.seed,
+                             progress=t.progress)
+        report.update({"checkpoint": str(best_path), "epoch": best_epoch})
+        write_report(report, out_dir, name="test_report")
+        print(format_report_table(report))
+        print(f"test accuracy {report['accuracy']:.4f} (n={report['n']})")
+        summary["test_acc"] = report["accuracy"]
+        summary["test_n"] = report["n"]
+    if dist.is_main:
+        from speechseq.plots import plot_training_curves
+
+        if runlog.metrics_path.exists():
+            plot_training_curves(runlog.metrics_path, out_dir / "training_curves.png")
+        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def _split_to(split: SplitData, device: torch.device) -> SplitData:
+    from dataclasses import replace
+
+    return replace(split, waves=split.waves.to(device), labels=split.labels.to(device))
+
+
+def _describe(spec: ModelSpec) -> str:
+    kind = ("bi" if spec.bidirectional else "uni") + spec.cell.upper()
+    return f"{spec.num_layers}-layer {kind} (hidden {spec.hidden_size}, {spec.pooling} pooling)"
+
+
+@hydra_entry("train")
+def main(cfg: DictConfig) -> None:
+    def run() -> int:
+        summary = train(cfg)
+        if summary["status"] == "interrupted":
+            return 128 + summary["signal"]
+        return 0
+
+    run_guarded("speechseq-train", run, debug=cfg.debug)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from speechseq.checkpoint import (CheckpointError, load_inference, load_resume_state, read_metadata,
+                                  save_inference, save_resume_state)
+from speechseq.features import FrontendSpec
+from speechseq.model import ModelSpec, RecurrentClassifier
+
+LABELS = ["_silence_", "_unknown_", "yes", "no"]
+
+
+def _model():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(ModelSpec(40, 4, hidden_size=16, pooling="attention")).eval()
+    model.set_normalization(torch.randn(40), torch.rand(40) + 0.5)
+    return model
+
+
+def test_round_trip_gives_the_same_outputs_and_metadata(tmp_path):
+    model = _model()
+    path = tmp_path / "best.safetensors"
+    save_inference(path, model, LABELS, FrontendSpec(), extra={"metrics": {"val_acc": 0.5}})
+    loaded = load_inference(path)
+    x = torch.randn(2, 97, 40)
+    assert torch.equal(model(x), loaded.model(x))
+    assert loaded.labels == LABELS and loaded.frontend == FrontendSpec()
+    assert loaded.metadata["metrics"]["val_acc"] == 0.5
+    assert "torch" in loaded.metadata["versions"]
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def _rewrite_metadata(path, **changes):
+    from safetensors.torch import load_file
+
+    meta = read_metadata(path)
+    meta.update(changes)
+    save_file(load_file(str(path)), str(path), metadata={"speechseq": json.dumps(meta)})
+
+
+def test_newer_format_version_is_a_clear_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_inference(path, _model(), LABELS, FrontendSpec())
+    _rewrite_metadata(path, format_version=99)
+    with pytest.raises(CheckpointError, match="newer"):
+        load_inference(path)
+
+
+def test_other_labels_or_frontend_are_clear_errors(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_inference(path, _model(), LABELS, FrontendSpec())
+    with pytest.raises(CheckpointError, match="labels"):
+        load_inference(path, expect_labels=["_silence_", "_unknown_", "up", "down"])
+    with pytest.raises(CheckpointError, match="frontend"):
+        load_inference(path, expect_frontend=FrontendSpec(n_mels=64))
+
+
+def test_metadata_that_disagrees_with_the_weights_is_not_a_shape_traceback(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_inference(path, _model(), LABELS, FrontendSpec())
+    meta = read_metadata(path)
+    meta["model"]["hidden_size"] = 32
+    _rewrite_metadata(path, model=meta["model"])
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_inference(path)
+
+
+def test_not_a_checkpoint(tmp_path):
+    path = tmp_path / "junk.safetensors"
+    path.write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError):
+        load_inference(path)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_resume_state_refuses_a_pickle_that_would_run_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "last.pt"
+    with open(evil, "wb") as fh:
+        pickle.dump({"epoch": 1, "payload": _RunsCode()}, fh)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_resume_state(evil)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_resume_state_round_trip(tmp_path):
+    model = _model()
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.randn(1, 97, 40)).sum().backward()
+    opt.step()
+    save_resume_state(tmp_path / "last.pt", {"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                             "history": ['{"epoch": 1}']})
+    state = load_resume_state(tmp_path / "last.pt")
+    assert state["epoch"] == 3
+    assert torch.equal(state["model"]["head.weight"], model.state_dict()["head.weight"])

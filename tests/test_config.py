@@ -1,0 +1,35 @@
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from speechseq.config import ConfigError, validate_train
+from tests.conftest import compose_config
+
+
+def test_defaults_compose_to_a_stacked_bilstm(tmp_path):
+    cfg = compose_config("train", [], tmp_path)
+    assert cfg.model.cell == "lstm" and cfg.model.bidirectional and cfg.model.num_layers == 2
+    assert cfg.data.task == "v2_12"
+    validate_train(cfg)
+
+
+def test_experiment_mini_composes(tmp_path):
+    cfg = compose_config("train", ["experiment=mini"], tmp_path)
+    assert cfg.model.frame_stack == 2
+
+
+@pytest.mark.parametrize("override", ["model.hidden_sise=64", "trainer.max_epochs=lots", "foo=1"])
+def test_unknown_keys_and_wrong_types_fail_at_composition(tmp_path, override):
+    with pytest.raises((ConfigCompositionException, ConfigKeyError, ValidationError)):
+        compose_config("train", [override], tmp_path)
+
+
+@pytest.mark.parametrize("override,key", [
+    ("model.hidden_size=-5", "model.hidden_size"), ("model.cell=transformer", "model.cell"),
+    ("model.pooling=last", "model.pooling"), ("trainer.batch_size=0", "trainer.batch_size"),
+    ("optim.lr=-1", "optim.lr"), ("data.task=v9", "data.task"), ("model.dropout=1.0", "model.dropout"),
+])
+def test_out_of_range_values_are_rejected_naming_the_key(tmp_path, override, key):
+    cfg = compose_config("train", [override], tmp_path)
+    with pytest.raises(ConfigError, match=key):
+        validate_train(cfg)
