@@ -26,8 +26,16 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) -> None:
     """Run `fn`; a known failure prints one line and exits 2 (debug=true shows the traceback)."""
     debug = debug or os.environ.get("SPEECHSEQ_DEBUG") == "1"
+    from omegaconf.errors import MissingMandatoryValue
+
     try:
         code = fn()
+    except MissingMandatoryValue as exc:
+        if debug:
+            raise
+        key = getattr(exc, "full_key", None) or "a required setting"
+        print(f"{prog}: error: {key} is required: pass {key}=...", file=sys.stderr)
+        sys.exit(2)
     except expected_errors() as exc:
         if debug:
             raise

@@ -99,3 +99,32 @@ def test_sigint_then_resume_matches_an_uninterrupted_run(synthetic_root, tmp_pat
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     full_rows = [json.loads(x) for x in open(f"{full['output_dir']}/metrics.jsonl")]
     assert rows[-1]["val_acc"] == full_rows[-1]["val_acc"]
+
+
+def test_eval_on_the_official_testset_layout(trained, tmp_path):
+    """Folders <word>/, _unknown_/, _silence_/ and no lists: labels come from the folder names."""
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    cfg, summary = trained
+    src = __import__("pathlib").Path(cfg.data.root)
+    root = tmp_path / "speech_commands_test_set_v0.02"
+    for word in ("yes", "no", "up"):
+        shutil.copytree(src / word, root / word)
+    (root / "_unknown_").mkdir()
+    for i, wav in enumerate(sorted((src / "cat").glob("*.wav"))[:4]):
+        shutil.copy(wav, root / "_unknown_" / f"cat{i}_nohash_0.wav")
+    (root / "_silence_").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        sf.write(root / "_silence_" / f"silence{i}_nohash_0.wav", rng.normal(0, 0.01, 16000).astype(np.float32), 16000)
+    n_expected = sum(1 for _ in root.glob("*/*.wav"))
+    for layout in ("auto", "testset"):
+        ecfg = compose_config("eval", [f"checkpoint={summary['best_checkpoint']}", f"data.root={root}",
+                                       f"data.layout={layout}", "data.cache_dir=null", "plots=false"], tmp_path / layout)
+        report = evaluate(ecfg)
+        assert report["layout"] == "testset" and report["n"] == n_expected
+        support = {k: v["support"] for k, v in report["per_class"].items()}
+        assert support["_silence_"] == 3 and support["_unknown_"] == 4 and support["yes"] == 10
