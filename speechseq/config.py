@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    root: str = "data/speech_commands"
+    root: str = "data/SpeechCommands/speech_commands_v0.02"
     task: str = "v2_12"            # v2_12 | v2_35 | custom
     words: Optional[List[str]] = None
     layout: str = "auto"           # auto | lists | hash | testset
