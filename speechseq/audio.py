@@ -41,7 +41,8 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: fl
     except AudioReadError:
         raise
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError, ...)
-        raise AudioReadError(f"{path}: cannot decode audio ({exc})") from None
+        reason = getattr(exc, "error_string", None) or str(exc)  # libsndfile's reason, without the path again
+        raise AudioReadError(f"{path}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioReadError(f"{path}: no samples")
     return to_mono_16k(data, rate, sample_rate)
