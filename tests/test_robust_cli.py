@@ -8,7 +8,6 @@ A few cases run the real console scripts; the rest call the same Hydra main() in
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -19,7 +18,7 @@ from speechseq.features import FrontendSpec
 from speechseq.labels import make_label_set
 from speechseq.model import ModelSpec, RecurrentClassifier
 from tests.conftest import write_synthetic_dataset
-from tests.console import assert_one_error_line, quiet_env, run_main, run_script
+from tests.console import assert_one_error_line, run_main, run_script
 
 TRAIN, EVAL = "speechseq-train", "speechseq-eval"
 
@@ -161,3 +160,15 @@ def test_eval_config_errors_come_before_the_checkpoint_or_data(tmp_path, monkeyp
                             monkeypatch, capsys)
     assert code == 2
     assert_one_error_line(err, EVAL, *fragments)
+
+
+def test_ctrl_c_before_training_starts_is_one_line_exit_130(synthetic_root, tmp_path, monkeypatch, capsys):
+    import speechseq.train as train_mod
+
+    def interrupted_while_decoding(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "prepare_data", interrupted_while_decoding)
+    code, _, err = run_main(train_mod.main, TRAIN, [f"data.root={synthetic_root}", "trainer.device=cpu"],
+                            tmp_path / "run", monkeypatch, capsys)
+    assert code == 130 and err.strip() == f"{TRAIN}: interrupted"
