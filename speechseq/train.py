@@ -312,6 +312,8 @@ def train(cfg: DictConfig) -> dict:
                         "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scaler": scaler.state_dict(), "best_val_acc": best_val, "best_epoch": best_epoch,
                         "history": [json.dumps(r) for r in history], "config": config_json})
+        if stop:  # a signal during the last epoch's validation: saved, but skip the test pass too
+            status = "interrupted"
     runlog.close()
     summary = {"status": status, "best_val_acc": best_val, "best_epoch": best_epoch, "parameters": n_params,
                "epochs_completed": len(history), "train_seconds": time.perf_counter() - t_start,

@@ -164,3 +164,25 @@ def test_kill_9_at_a_random_moment_then_resume_matches_an_uninterrupted_run(synt
     full_rows = [json.loads(line) for line in open(tmp_path / "full/metrics.jsonl")]
     assert [r["val_acc"] for r in rows] == [r["val_acc"] for r in full_rows]
     assert [r["train_loss"] for r in rows] == pytest.approx([r["train_loss"] for r in full_rows], abs=0)
+
+
+def test_sigterm_during_the_last_validation_saves_and_leaves_the_test_pass_to_the_resume(synthetic_root, tmp_path,
+                                                                                       monkeypatch):
+    real_predict = train_mod.predict_split
+
+    def predict_then_sigterm(*args, **kwargs):
+        result = real_predict(*args, **kwargs)
+        monkeypatch.setattr(train_mod, "predict_split", real_predict)
+        os.kill(os.getpid(), signal.SIGTERM)  # caught by the training loop's StopFlag
+        return result
+
+    monkeypatch.setattr(train_mod, "predict_split", predict_then_sigterm)
+    args = overrides(synthetic_root, tmp_path / "cache", 1, "trainer.test_after_training=true")
+    summary = train(compose_config("train", args, tmp_path / "run"))
+    assert summary["status"] == "interrupted" and summary["signal"] == signal.SIGTERM
+    assert "test_acc" not in summary
+    last = Path(summary["last_checkpoint"])
+    assert torch.load(last, weights_only=True)["epoch"] == 1
+
+    resumed = train(compose_config("train", args + [f"trainer.resume={last}"], tmp_path / "again"))
+    assert resumed["status"] == "completed" and "test_acc" in resumed
