@@ -133,14 +133,14 @@ def test_sigterm_saves_and_exits_cleanly_naming_the_resume_override(synthetic_ro
 
 @pytest.mark.slow
 def test_kill_9_at_a_random_moment_then_resume_matches_an_uninterrupted_run(synthetic_root, tmp_path):
-    epochs = 5
-    # batch 4: about 1 s per epoch, so the kill lands mid-run, 0-0.4 s after epoch 1 is saved
-    args = overrides(synthetic_root, tmp_path / "cache", epochs, "trainer.batch_size=4")
+    epochs = 8
+    # batch 8: 9 steps an epoch, so the 7 epochs left take well over the 0-0.3 s the kill waits
+    args = overrides(synthetic_root, tmp_path / "cache", epochs, "trainer.batch_size=8")
     run = tmp_path / "run"
     proc = start_script(TRAIN, *args, run_dir=run)
     last = run / "checkpoints/last.pt"
     _wait_for(last, proc)
-    delay = random.uniform(0.0, 0.4)
+    delay = random.uniform(0.0, 0.3)
     time.sleep(delay)
     proc.kill()
     proc.communicate()
