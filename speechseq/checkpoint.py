@@ -98,7 +98,8 @@ def parse_metadata(path: str | Path, meta: dict) -> tuple[list[str], FrontendSpe
                                       f"a checkpoint trained with this version")
         frontend = FrontendSpec.from_dict(meta["frontend"])
         spec = ModelSpec.from_dict(meta["model"])
-        if not all(isinstance(v, (int, float)) and v > 0 for k, v in frontend.to_dict().items() if k != "f_min"):
+        sizes = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "f_max")
+        if not all(isinstance(getattr(frontend, k), (int, float)) and getattr(frontend, k) > 0 for k in sizes):
             raise ValueError(f"frontend settings out of range: {frontend}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: incomplete or damaged metadata ({type(exc).__name__}: {exc})") from None
