@@ -229,7 +229,8 @@ def train(cfg: DictConfig) -> dict:
     best_path, last_path = ckpt_dir / "best.safetensors", ckpt_dir / "last.pt"
     status, t_start = "completed", time.perf_counter()
     config_json = json.dumps(OmegaConf.to_container(cfg, resolve=True))
-    with StopFlag() as stop:
+    # inside the loop all data is in memory: an OSError is a failed write of the run's outputs
+    with StopFlag() as stop, explain_write_failure(last_path):
         for epoch in range(start_epoch, t.max_epochs):
             t_epoch = time.perf_counter()
             # Seed from (seed, epoch[, rank]): a resumed run replays the same randomness.
@@ -299,19 +300,18 @@ def train(cfg: DictConfig) -> dict:
             if improved:
                 best_val, best_epoch = val_acc, epoch + 1
             if dist.is_main:
-                with explain_write_failure(last_path):
-                    runlog.epoch(row)
-                    log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1,
-                             t.max_epochs, train_loss, train_acc, val_acc, "  *best*" if improved else "",
-                             row["epoch_seconds"])
-                    if improved:
-                        save_inference(best_path, model, data.label_set.names, spec, extra={
-                            "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
-                            "parameters": n_params, "config": json.loads(config_json)})
-                    save_resume_state(last_path, {
-                        "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scaler": scaler.state_dict(), "best_val_acc": best_val, "best_epoch": best_epoch,
-                        "history": [json.dumps(r) for r in history], "config": config_json})
+                runlog.epoch(row)
+                log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1,
+                         t.max_epochs, train_loss, train_acc, val_acc, "  *best*" if improved else "",
+                         row["epoch_seconds"])
+                if improved:
+                    save_inference(best_path, model, data.label_set.names, spec, extra={
+                        "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
+                        "parameters": n_params, "config": json.loads(config_json)})
+                save_resume_state(last_path, {
+                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "best_val_acc": best_val, "best_epoch": best_epoch,
+                    "history": [json.dumps(r) for r in history], "config": config_json})
         if stop:  # a signal during the last epoch's validation: saved, but skip the test pass too
             status = "interrupted"
     runlog.close()
