@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 SAMPLE_RATE = 16000
+MIN_SAMPLE_RATE = 1000  # below this a "WAV" is not audio we can use
+# Exact sinc resampling builds a (new/g, old/g) kernel, g = gcd: gigabytes for a rate like
+# 44101 Hz. Above this many kernel elements the source rate is rounded (10 Hz, 100 Hz, ...).
+MAX_RESAMPLE_KERNEL = 2_000_000
 
 
 class AudioReadError(Exception):
     """A file that cannot be decoded as audio (empty, truncated, not audio at all)."""
 
 
-def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """Decode any soundfile-readable file to mono float32 in [-1, 1] at `sample_rate`.
 
     Odd but readable input is converted (8/24-bit, float, stereo, other rates);
-    NaN and inf samples become 0 and the result is clipped. Raises AudioReadError otherwise.
+    NaN and inf samples become 0 and the result is clipped. `max_seconds` reads only the
+    centred window of a longer file (what `fix_length` would keep anyway), so a stray
+    hour-long recording costs no more than a clip. Raises AudioReadError otherwise.
     """
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as fh:
+            rate = fh.samplerate
+            if rate < MIN_SAMPLE_RATE:
+                raise AudioReadError(f"{path}: sample rate {rate} Hz is too low to be speech audio")
+            start, frames = 0, -1
+            if max_seconds is not None and fh.seekable() and fh.frames > max_seconds * rate:
+                frames = int(max_seconds * rate)
+                start = (fh.frames - frames) // 2
+                fh.seek(start)
+            data = fh.read(frames, dtype="float32", always_2d=True)
+    except AudioReadError:
+        raise
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError, ...)
-        raise AudioReadError(f"{path}: cannot decode audio ({exc})") from None
+        reason = getattr(exc, "error_string", None) or str(exc)  # libsndfile's reason, without the path again
+        raise AudioReadError(f"{path}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioReadError(f"{path}: no samples")
     return to_mono_16k(data, rate, sample_rate)
@@ -43,8 +62,26 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     import torch
     import torchaudio.functional as AF
 
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), int(orig_rate), int(new_rate))
+    orig_rate = workable_rate(int(orig_rate), int(new_rate))
+    if orig_rate == new_rate:
+        return wave
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), orig_rate, int(new_rate))
     return out.numpy()
+
+
+def workable_rate(orig_rate: int, new_rate: int) -> int:
+    """`orig_rate`, or the nearest multiple of 10, 100, ... whose resampling kernel stays small.
+
+    Rounding 44101 Hz to 44100 Hz shifts pitch by 0.002%; exact resampling would need a
+    16000 x 44101 kernel (2.8 GB) and minutes per clip.
+    """
+    step, rate = 1, orig_rate
+    while True:
+        g = math.gcd(rate, new_rate)
+        if (new_rate // g) * (rate // g) <= MAX_RESAMPLE_KERNEL:
+            return rate
+        step *= 10
+        rate = max(step, round(orig_rate / step) * step)
 
 
 def fix_length(wave: np.ndarray, length: int) -> np.ndarray:

@@ -15,16 +15,22 @@ log = logging.getLogger("speechseq")
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:
+    from omegaconf.errors import OmegaConfBaseException
+
     from speechseq.audio import AudioReadError
     from speechseq.checkpoint import CheckpointError
     from speechseq.config import ConfigError
     from speechseq.data.layout import DatasetError
 
-    return (DatasetError, CheckpointError, ConfigError, AudioReadError, OSError, RuntimeError, ValueError)
+    return (DatasetError, CheckpointError, ConfigError, AudioReadError, OmegaConfBaseException,
+            OSError, RuntimeError, ValueError)
 
 
 def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) -> None:
-    """Run `fn`; a known failure prints one line and exits 2 (debug=true shows the traceback)."""
+    """Run `fn`; a known failure prints one line and exits 2 (debug=true shows the traceback).
+
+    Ctrl-C outside the training loop (which handles it itself) exits 130 without a traceback.
+    """
     debug = debug or os.environ.get("SPEECHSEQ_DEBUG") == "1"
     from omegaconf.errors import MissingMandatoryValue
 
@@ -39,9 +45,14 @@ def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) ->
     except expected_errors() as exc:
         if debug:
             raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        print(f"{prog}: (run with debug=true for the traceback)", file=sys.stderr)
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{prog}: error: {message} (debug=true shows the traceback)", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
     if code:
         sys.exit(code)
 

@@ -144,6 +144,19 @@ def validate_data(cfg) -> None:
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
 
 
+def validate_eval(cfg) -> None:
+    """speechseq-eval's checks, before the checkpoint or any data is read."""
+    from omegaconf import OmegaConf
+
+    _require(not OmegaConf.is_missing(cfg, "checkpoint"), "checkpoint",
+             "required: speechseq-eval checkpoint=runs/train/<run>/checkpoints/best.safetensors data.root=<folder>")
+    validate_data(cfg.data)
+    _require(cfg.split in ("test", "validation", "train"), "split", f"{cfg.split!r} is not test, validation or train")
+    _require(cfg.batch_size > 0, "batch_size", f"must be positive, got {cfg.batch_size}")
+    _require(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
+             f"{cfg.device!r} is not auto, cpu or cuda[:N]")
+
+
 def validate_train(cfg) -> None:
     """Range checks the schema cannot express; raises ConfigError naming the key."""
     validate_data(cfg.data)

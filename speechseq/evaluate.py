@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from speechseq.checkpoint import LoadedModel, load_inference
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.data.layout import DatasetError, scan_dataset
-from speechseq.data.splits import NoiseBank, SplitData, load_split
+from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.features import LogMel
 from speechseq.fsutil import atomic_write_text
 from speechseq.inference import evaluation_indices, predict_split
@@ -63,13 +63,15 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score `cfg.checkpoint` on `cfg.split` of `cfg.data.root`; writes report.json in the output dir."""
-    from speechseq.config import validate_data
+    from speechseq.config import validate_eval
 
-    validate_data(cfg.data)
+    validate_eval(cfg)
     device = resolve_device(cfg.device)
     loaded = load_inference(cfg.checkpoint, map_location=device)
     label_set = label_set_from_names(loaded.labels)
     index = scan_dataset(cfg.data.root, cfg.data.layout)
+    check_words(index, label_set, fix="the checkpoint predicts them; evaluate it on a folder that has them, "
+                                      "or use a checkpoint trained for the words present")
     split_name = "test" if index.layout == "testset" else cfg.split
     if split_name not in ("train", "validation", "test"):
         raise DatasetError(f"split={cfg.split!r}: choose test, validation or train")

@@ -9,6 +9,32 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
+class OutputWriteError(OSError):
+    """An output folder or file that cannot be written (unwritable, not a folder, disk full)."""
+
+
+def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path:
+    """Create `folder` and prove a file can be written there, or raise OutputWriteError saying so."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write to the {what} {folder} ({exc.strerror or exc}); choose a "
+                               f"writable place with hydra.run.dir=<folder>") from None
+    return folder
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete temporary files that `atomic_path` left behind when a process was killed mid-write."""
+    stale = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one rename.

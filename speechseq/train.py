@@ -12,7 +12,7 @@ import logging
 import math
 import signal
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from speechseq.augment import SpecAugment, WaveAugment
-from speechseq.checkpoint import (load_inference, load_resume_state, save_inference, save_resume_state)
+from speechseq.checkpoint import (check_resume_state, load_inference, load_resume_state, save_inference,
+                                  save_resume_state)
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import validate_train
 from speechseq.data.batches import batch_indices, gather_batch
@@ -31,7 +32,7 @@ from speechseq.data.layout import scan_dataset
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.evaluate import score_split, write_report
 from speechseq.features import FrontendSpec, LogMel
-from speechseq.fsutil import atomic_write_text
+from speechseq.fsutil import OutputWriteError, atomic_write_text, ensure_writable_dir, remove_stale_temporaries
 from speechseq.inference import evaluation_indices, predict_split
 from speechseq.labels import LabelSet, make_label_set
 from speechseq.metrics import format_report_table
@@ -71,6 +72,7 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
     report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
               "noise_segments": len(noise), "splits": {s.name: s.summary() for s in splits},
               "unreadable_files": [f for s in splits for f in s.failed]}
+    report["unreadable_count"] = len(report["unreadable_files"])
     if report["unreadable_files"]:
         log.warning("skipped %d unreadable file(s); see data_report.json", len(report["unreadable_files"]))
     if len(noise) == 0:
@@ -162,12 +164,16 @@ def train(cfg: DictConfig) -> dict:
     device = resolve_device(t.device, dist.local_rank)
     configure_threads(t.num_threads)
     state = load_resume_state(t.resume) if t.resume else None
+    if state is not None:
+        check_resume_state(t.resume, state, OmegaConf.to_container(cfg, resolve=True))
     out_dir = Path(cfg.paths.output_dir)
     if state is not None and Path(t.resume).parent.name == "checkpoints":
         out_dir = Path(t.resume).parent.parent  # a resumed run goes on in its own folder
     ckpt_dir = out_dir / "checkpoints"
-    if dist.is_main:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if dist.is_main:  # fail now, not after decoding the data, when outputs cannot be written
+        ensure_writable_dir(ckpt_dir, "run folder")
+        for tmp in remove_stale_temporaries(ckpt_dir):
+            log.info("removed %s, left by a run killed while writing", tmp.name)
     spec = frontend_spec(cfg)
     data = prepare_data(cfg, spec, load_test=t.test_after_training)
     if dist.is_main:
@@ -223,7 +229,8 @@ def train(cfg: DictConfig) -> dict:
     best_path, last_path = ckpt_dir / "best.safetensors", ckpt_dir / "last.pt"
     status, t_start = "completed", time.perf_counter()
     config_json = json.dumps(OmegaConf.to_container(cfg, resolve=True))
-    with StopFlag() as stop:
+    # inside the loop all data is in memory: an OSError is a failed write of the run's outputs
+    with StopFlag() as stop, explain_write_failure(last_path):
         for epoch in range(start_epoch, t.max_epochs):
             t_epoch = time.perf_counter()
             # Seed from (seed, epoch[, rank]): a resumed run replays the same randomness.
@@ -305,13 +312,20 @@ def train(cfg: DictConfig) -> dict:
                     "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scaler": scaler.state_dict(), "best_val_acc": best_val, "best_epoch": best_epoch,
                     "history": [json.dumps(r) for r in history], "config": config_json})
+        if stop:  # a signal during the last epoch's validation: saved, but skip the test pass too
+            status = "interrupted"
     runlog.close()
     summary = {"status": status, "best_val_acc": best_val, "best_epoch": best_epoch, "parameters": n_params,
                "epochs_completed": len(history), "train_seconds": time.perf_counter() - t_start,
                "best_checkpoint": str(best_path), "last_checkpoint": str(last_path), "output_dir": str(out_dir)}
     if status == "interrupted":
         if dist.is_main:
-            log.warning("stopped by %s; resume with trainer.resume=%s", signal.Signals(stop.signal).name, last_path)
+            name = signal.Signals(stop.signal).name
+            if last_path.exists():
+                log.warning("stopped by %s; epochs 1-%d are saved: resume with trainer.resume=%s", name,
+                            len(history), last_path)
+            else:
+                log.warning("stopped by %s before the first epoch ended; nothing to resume", name)
         summary["signal"] = int(stop.signal)
         return summary
     if dist.is_main and data.test is not None and best_path.exists():
@@ -331,6 +345,20 @@ def train(cfg: DictConfig) -> dict:
             plot_training_curves(runlog.metrics_path, out_dir / "training_curves.png")
         atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
     return summary
+
+
+@contextmanager
+def explain_write_failure(last_path: Path):
+    """Turn a failed output write (disk full, folder gone or read-only) into one clear error."""
+    try:
+        yield
+    except OutputWriteError:
+        raise
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        kept = (f"the previous checkpoint {last_path} is intact: free space, then resume with "
+                f"trainer.resume={last_path}" if last_path.exists() else "no checkpoint had been written yet")
+        raise OutputWriteError(f"could not write the run's outputs: {exc.strerror or exc}{where}; {kept}") from None
 
 
 def _split_to(split: SplitData, device: torch.device) -> SplitData:

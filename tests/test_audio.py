@@ -49,3 +49,94 @@ def test_fix_length_pads_and_crops():
     assert fix_length(np.ones(10, np.float32), 16).tolist() == [1] * 10 + [0] * 6
     long = np.arange(20, dtype=np.float32)
     assert fix_length(long, 10).tolist() == list(range(5, 15))
+
+
+# --- property tests: the reader never crashes on arbitrary bytes -------------------------------
+
+import math
+import struct
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from speechseq.audio import MAX_RESAMPLE_KERNEL, workable_rate
+
+# Magic numbers of formats libsndfile knows, so random tails reach those decoders' parsers too.
+MAGICS = [b"", b"RIFF", b"RIFX", b"RF64", b"FORM", b"fLaC", b"OggS", b".snd", b"caff", b"wvpk", b"ID3"]
+
+
+def _riff(fmt_tag: int, channels: int, rate: int, bits: int, block: int, payload: bytes, data_len: int) -> bytes:
+    fmt = struct.pack("<HHIIHH", fmt_tag, channels, rate, (rate * block) % 2**32, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_len) + payload
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+riff_files = st.builds(
+    _riff,
+    fmt_tag=st.sampled_from([0, 1, 2, 3, 6, 7, 0x11, 0x31, 0xFFFE]) | st.integers(0, 2**16 - 1),
+    channels=st.sampled_from([0, 1, 2, 6, 255]) | st.integers(0, 2**16 - 1),
+    rate=st.sampled_from([0, 1, 999, 8000, 16000, 16001, 44100, 44101, 96000, 2**31 - 1]) | st.integers(0, 2**32 - 1),
+    bits=st.sampled_from([0, 1, 8, 12, 16, 24, 32, 64]) | st.integers(0, 2**16 - 1),
+    block=st.integers(0, 2**16 - 1),
+    payload=st.binary(max_size=4096),
+    data_len=st.integers(0, 2**32 - 1),
+)
+raw_files = st.builds(lambda magic, tail: magic + tail, st.sampled_from(MAGICS), st.binary(max_size=2048))
+
+
+def _read_or_own_error(content: bytes, max_seconds=None):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.wav"
+        path.write_bytes(content)
+        try:
+            wave = read_audio(path, max_seconds=max_seconds)
+        except AudioReadError:
+            return
+    assert wave.dtype == np.float32 and wave.ndim == 1 and len(wave) > 0
+    assert np.isfinite(wave).all() and np.abs(wave).max() <= 1.0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_files)
+def test_random_bytes_decode_or_raise_audio_read_error(content):
+    _read_or_own_error(content)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(riff_files, st.sampled_from([None, 1.0]))
+def test_random_wav_headers_decode_or_raise_audio_read_error(content, max_seconds):
+    _read_or_own_error(content, max_seconds)
+
+
+@given(st.integers(1000, 10**7))
+def test_resampling_kernel_stays_small_for_any_rate(rate):
+    used = workable_rate(rate, 16000)
+    g = math.gcd(used, 16000)
+    assert (16000 // g) * (used // g) <= MAX_RESAMPLE_KERNEL
+    assert abs(used - rate) / rate < 0.01
+
+
+def test_odd_rate_is_resampled_quickly_not_with_a_gigabyte_kernel(tmp_path):
+    # 44101 Hz has gcd 1 with 16 kHz: exact sinc resampling took ~85 s and ~3 GB per clip.
+    sf.write(tmp_path / "odd.wav", _tone(44101), 44101, subtype="PCM_16")
+    wave = read_audio(tmp_path / "odd.wav")
+    assert abs(len(wave) - 16000) <= 1
+    assert abs(np.argmax(np.abs(np.fft.rfft(wave))) * 16000 / len(wave) - 440) < 2
+
+
+def test_sample_rate_below_audio_is_an_audio_read_error(tmp_path):
+    sf.write(tmp_path / "slow.wav", np.zeros(100, np.float32), 10, subtype="PCM_16")
+    with pytest.raises(AudioReadError, match="10 Hz"):
+        read_audio(tmp_path / "slow.wav")
+
+
+def test_long_file_reads_only_the_centred_window(tmp_path):
+    sr = 16000
+    wave = np.zeros(sr * 60, np.float32)
+    wave[sr * 30 - 100: sr * 30 + 100] = 0.5  # a burst in the middle of a minute
+    sf.write(tmp_path / "long.wav", wave, sr, subtype="PCM_16")
+    window = read_audio(tmp_path / "long.wav", max_seconds=2.0)
+    assert window.shape == (2 * sr,)
+    assert np.array_equal(fix_length(window, sr), fix_length(read_audio(tmp_path / "long.wav"), sr))

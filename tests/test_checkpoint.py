@@ -1,6 +1,7 @@
 import json
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -101,3 +102,71 @@ def test_resume_state_round_trip(tmp_path):
     state = load_resume_state(tmp_path / "last.pt")
     assert state["epoch"] == 3
     assert torch.equal(state["model"]["head.weight"], model.state_dict()["head.weight"])
+
+
+# --- crash safety and checkpoints from strangers ------------------------------------------------
+
+def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    import speechseq.checkpoint as ckpt_mod
+
+    path = tmp_path / "best.safetensors"
+    save_inference(path, _model(), LABELS, FrontendSpec())
+    before = path.read_bytes()
+
+    def crash_midway(tensors, filename, metadata=None):
+        with open(filename, "wb") as fh:
+            fh.write(b"\x00" * 100)  # the first bytes are out when the process "dies"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt_mod, "save_file", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        save_inference(path, _model(), ["a", "b", "c", "d"], FrontendSpec())
+    assert path.read_bytes() == before and load_inference(path).labels == LABELS
+    assert not list(tmp_path.glob(".*.tmp"))
+
+    def torch_save_fails_midway(obj, f):
+        Path(f).write_bytes(b"\x80\x02")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", torch_save_fails_midway)
+    with pytest.raises(OSError, match="No space"):
+        save_resume_state(tmp_path / "last.pt", {"epoch": 1})
+    assert not (tmp_path / "last.pt").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_loading_an_inference_checkpoint_never_unpickles(tmp_path, monkeypatch):
+    path = tmp_path / "best.safetensors"
+    save_inference(path, _model(), LABELS, FrontendSpec())
+
+    def forbidden(*a, **k):
+        raise AssertionError("unpickling during load_inference")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    assert load_inference(path).labels == LABELS
+
+
+def test_resume_needs_resume_state_not_an_inference_checkpoint(tmp_path):
+    path = tmp_path / "best.safetensors"
+    save_inference(path, _model(), LABELS, FrontendSpec())
+    with pytest.raises(CheckpointError, match="checkpoints/last.pt"):
+        load_resume_state(path)
+
+
+def test_resume_state_from_elsewhere_or_other_settings_is_refused():
+    from speechseq.checkpoint import check_resume_state
+
+    config = {"model": {"cell": "lstm", "hidden_size": 16}, "features": {"n_mels": 40},
+              "data": {"task": "v2_12", "words": None, "root": "a"}}
+    with pytest.raises(CheckpointError, match="not speechseq resume state"):
+        check_resume_state("x.pt", {"weight": torch.zeros(3)}, config)
+    state = {k: 0 for k in ("epoch", "model", "optimizer", "scaler", "best_val_acc", "best_epoch", "history")}
+    state["config"] = json.dumps(config)
+    other = json.loads(state["config"])
+    other["data"]["root"] = "b"  # the data may move between runs
+    check_resume_state("x.pt", state, other)
+    other["model"]["hidden_size"] = 32
+    other["data"]["task"] = "v2_35"
+    with pytest.raises(CheckpointError, match=r"model.hidden_size=16 \(this run: 32\).*data.task='v2_12'"):
+        check_resume_state("x.pt", state, other)

@@ -33,3 +33,22 @@ def test_out_of_range_values_are_rejected_naming_the_key(tmp_path, override, key
     cfg = compose_config("train", [override], tmp_path)
     with pytest.raises(ConfigError, match=key):
         validate_train(cfg)
+
+
+@pytest.mark.parametrize("override,key", [
+    ("model.cell=transformer", "model.cell"), ("model.pooling=last", "model.pooling"),
+    ("model.num_layers=-1", "model.num_layers"), ("trainer.batch_size=-8", "trainer.batch_size"),
+    ("features.n_mels=0", "features.n_mels"),
+])
+def test_train_rejects_bad_values_before_reading_any_data(tmp_path, monkeypatch, override, key):
+    import speechseq.data.layout as layout
+    import speechseq.train as train_mod
+
+    touched = []
+    monkeypatch.setattr(train_mod, "scan_dataset", lambda *a, **k: touched.append("scan"))
+    monkeypatch.setattr(train_mod, "prepare_data", lambda *a, **k: touched.append("data"))
+    monkeypatch.setattr(layout, "scan_dataset", lambda *a, **k: touched.append("scan"))
+    cfg = compose_config("train", [override, f"data.root={tmp_path}", "trainer.device=cpu"], tmp_path / "run")
+    with pytest.raises(ConfigError, match=key):
+        train_mod.train(cfg)
+    assert not touched and not (tmp_path / "run").exists()  # no data read, no run folder made

@@ -40,7 +40,9 @@ def cache_key(paths: list[Path], sample_rate: int, clip_samples: int) -> str:
 
 def _decode_one(path: Path, sample_rate: int, clip_samples: int) -> np.ndarray | str:
     try:
-        return float_to_int16(fix_length(read_audio(path, sample_rate), clip_samples))
+        # A stray long recording is read only around its middle, which is all fix_length keeps.
+        wave = read_audio(path, sample_rate, max_seconds=2 * clip_samples / sample_rate)
+        return float_to_int16(fix_length(wave, clip_samples))
     except AudioReadError as exc:
         return str(exc)
 

@@ -86,13 +86,15 @@ class SplitData:
                 "silence": self.n_silence, "unreadable": len(self.failed)}
 
 
-def check_words(index: DatasetIndex, label_set: LabelSet) -> None:
+def check_words(index: DatasetIndex, label_set: LabelSet, fix: str | None = None) -> None:
+    """Every keyword of `label_set` must have clips under the root; `fix` replaces the default advice."""
     present = index.words
     missing = [w for w in label_set.words if w not in present]
     if missing:
-        raise DatasetError(
-            f"words {missing} of the label set have no folder (or no clips) under {index.root}; "
-            f"choose data.task=custom data.words=[...] from the words present: {sorted(present)}")
+        words_present = sorted(w for w in present if w not in (SILENCE, UNKNOWN))
+        fix = fix or "choose data.task=custom data.words=[...] from the words present"
+        raise DatasetError(f"words {missing} of the label set have no folder (or no clips) under "
+                           f"{index.root}; {fix}: {words_present}")
 
 
 def _label_of(word: str, label_set: LabelSet) -> int | None:
@@ -128,7 +130,8 @@ def load_split(index: DatasetIndex, split: str, label_set: LabelSet, *, sample_r
         n_unknown = min(len(unknown_idx), math.ceil(len(keyword_idx) * unknown_percentage / 100))
         n_silence = math.ceil(len(keyword_idx) * silence_percentage / 100) if silence_label is not None else 0
     if decoded.ok.size == 0:
-        raise DatasetError(f"none of the {len(paths)} files of split {split!r} could be decoded")
+        raise DatasetError(f"none of the {len(paths)} files of split {split!r} could be decoded (first: "
+                           f"{decoded.failed[0]['error']}); data.root must hold WAV audio")
     return SplitData(
         name=split, waves=torch.from_numpy(np.array(decoded.waves)), labels=torch.from_numpy(labels),
         paths=kept_paths, keyword_idx=keyword_idx, unknown_idx=unknown_idx, n_unknown=n_unknown,
