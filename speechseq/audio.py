@@ -14,11 +14,12 @@ class AudioReadError(Exception):
     """A file that cannot be decoded as audio (empty, truncated, not audio at all)."""
 
 
-def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, torch_free: bool = False) -> np.ndarray:
     """Decode any soundfile-readable file to mono float32 in [-1, 1] at `sample_rate`.
 
     Odd but readable input is converted (8/24-bit, float, stereo, other rates);
     NaN and inf samples become 0 and the result is clipped. Raises AudioReadError otherwise.
+    `torch_free=True` resamples with scipy instead of torchaudio (for the ONNX runtime).
     """
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -26,16 +27,17 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioReadError(f"{path}: cannot decode audio ({exc})") from None
     if data.shape[0] == 0:
         raise AudioReadError(f"{path}: no samples")
-    return to_mono_16k(data, rate, sample_rate)
+    return to_mono_16k(data, rate, sample_rate, torch_free)
 
 
-def to_mono_16k(data: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def to_mono_16k(data: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE,
+                torch_free: bool = False) -> np.ndarray:
     """(frames, channels) or (frames,) float array at `rate` -> mono float32 at `sample_rate`."""
     data = np.asarray(data, dtype=np.float32)
     mono = data.mean(axis=1) if data.ndim == 2 else data
     mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
     if rate != sample_rate:
-        mono = resample(mono, rate, sample_rate)
+        mono = (resample_scipy if torch_free else resample)(mono, rate, sample_rate)
     return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -45,6 +47,16 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
 
     out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), int(orig_rate), int(new_rate))
     return out.numpy()
+
+
+def resample_scipy(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Polyphase resampling (Kaiser-windowed sinc), close to torchaudio's; needs no torch."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(orig_rate), int(new_rate))
+    return resample_poly(wave, int(new_rate) // g, int(orig_rate) // g).astype(np.float32)
 
 
 def fix_length(wave: np.ndarray, length: int) -> np.ndarray:
