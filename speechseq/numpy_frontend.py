@@ -7,6 +7,8 @@ so a model trained on LogMel features sees the same numbers here.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from speechseq.frontend_spec import LOG_FLOOR, FrontendSpec
@@ -33,6 +35,14 @@ def mel_filterbank(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     return np.maximum(0.0, np.minimum(down, up)).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _cached_filterbank(spec: FrontendSpec) -> np.ndarray:
+    fb = mel_filterbank(spec).astype(np.float64)
+    fb.flags.writeable = False
+    return fb
+
+
+@lru_cache(maxsize=8)
 def analysis_window(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     """Periodic Hann window of win_length, zero-padded to n_fft and centred (as torch.stft pads it)."""
     n = np.arange(spec.win_length)
@@ -40,6 +50,7 @@ def analysis_window(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     left = (spec.n_fft - spec.win_length) // 2
     window = np.zeros(spec.n_fft, dtype=np.float64)
     window[left:left + spec.win_length] = hann
+    window.flags.writeable = False  # cached and shared
     return window
 
 
@@ -56,13 +67,15 @@ def log_mel(wave: np.ndarray, spec: FrontendSpec = FrontendSpec(),
     """Mono waveform (samples,) in [-1, 1] at spec.sample_rate -> log-mel (frames, n_mels) float32.
 
     Fewer than n_fft samples give zero frames (shape (0, n_mels)), as LogMel would refuse them.
-    Pass `filterbank` (from mel_filterbank) to skip rebuilding it on every call.
+    `filterbank` defaults to mel_filterbank(spec) (built once per spec and cached).
     """
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise ValueError(f"log_mel expects a mono waveform (samples,), got shape {wave.shape}")
-    fb = mel_filterbank(spec) if filterbank is None else filterbank
+    fb = _cached_filterbank(spec) if filterbank is None else np.asarray(filterbank, dtype=np.float64)
+    # float64 throughout: quiet mel bands next to loud ones keep their precision
     frames = frame_signal(wave, spec).astype(np.float64) * analysis_window(spec)
-    power = np.abs(np.fft.rfft(frames, n=spec.n_fft, axis=-1)) ** 2
-    mel = power @ fb.astype(np.float64)
+    spectrum = np.fft.rfft(frames, n=spec.n_fft, axis=-1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    mel = power @ fb
     return np.log(mel + LOG_FLOOR).astype(np.float32)
