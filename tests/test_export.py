@@ -47,6 +47,16 @@ def torch_probs(model: RecurrentClassifier, waves: np.ndarray) -> tuple[np.ndarr
         return feats.numpy(), torch.softmax(model(feats), -1).numpy()
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """One export (BiLSTM, frame stack 2) shared by the runtime tests: (folder, torch model, waves)."""
+    tmp = tmp_path_factory.mktemp("exported")
+    waves = synthetic_waves(4, seed=3)
+    model = make_checkpoint(tmp / "best.safetensors", waves, frame_stack=2)
+    export_onnx(tmp / "best.safetensors", tmp / "model.onnx")
+    return tmp, model, waves
+
+
 @pytest.mark.parametrize("spec_kw", [
     dict(cell="lstm", num_layers=2, bidirectional=True, pooling="mean", frame_stack=1),
     dict(cell="lstm", num_layers=2, bidirectional=True, pooling="attention", frame_stack=2),
@@ -100,25 +110,24 @@ def test_metadata_and_the_hydra_entry(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_bad_inputs_give_clear_errors(tmp_path):
+def test_bad_inputs_give_clear_errors(exported, tmp_path):
     from speechseq.config import ConfigError
 
-    make_checkpoint(tmp_path / "best.safetensors", frame_stack=2)
+    folder, _, _ = exported
     with pytest.raises(ConfigError, match=".onnx"):
-        export_onnx(tmp_path / "best.safetensors", tmp_path / "model.bin")
-    cfg = compose_config("export", [f"checkpoint={tmp_path / 'best.safetensors'}", "format=tflite"], tmp_path)
+        export_onnx(folder / "best.safetensors", tmp_path / "model.bin")
+    cfg = compose_config("export", [f"checkpoint={folder / 'best.safetensors'}", "format=tflite"], tmp_path)
     with pytest.raises(ConfigError, match="only onnx"):
         run_export(cfg)
-    export_onnx(tmp_path / "best.safetensors", tmp_path / "model.onnx")
-    onnx = OnnxClassifier(tmp_path)  # a folder holding model.onnx works too
+    onnx = OnnxClassifier(folder)  # a folder holding model.onnx works too
     with pytest.raises(ValueError, match="at least 2 frames"):
         onnx(np.zeros((1, 40), np.float32))
     with pytest.raises(ValueError, match="40"):
         onnx(np.zeros((97, 64), np.float32))
     with pytest.raises(OnnxModelError, match=".onnx file"):
-        OnnxClassifier(tmp_path / "best.safetensors")
+        OnnxClassifier(folder / "best.safetensors")
     (tmp_path / "lonely").mkdir()
-    (tmp_path / "lonely" / "model.onnx").write_bytes((tmp_path / "model.onnx").read_bytes())
+    (tmp_path / "lonely" / "model.onnx").write_bytes((folder / "model.onnx").read_bytes())
     with pytest.raises(OnnxModelError, match="model.json is missing"):
         OnnxClassifier(tmp_path / "lonely" / "model.onnx")
 
@@ -126,18 +135,16 @@ def test_bad_inputs_give_clear_errors(tmp_path):
 FAKE_TORCH = "raise ImportError('torch is not available on this device (test shim)')\n"
 
 
-def test_runtime_never_imports_torch(tmp_path):
+def test_runtime_never_imports_torch(exported, tmp_path):
     """The runtime on a 'device without torch': a torch package that cannot be imported."""
-    waves = synthetic_waves(4, seed=3)
-    model = make_checkpoint(tmp_path / "best.safetensors", waves, frame_stack=2)
-    export_onnx(tmp_path / "best.safetensors", tmp_path / "model.onnx")
+    folder, model, waves = exported
     files = []
     for i, w in enumerate(waves):
         files.append(tmp_path / f"clip{i}.wav")
         sf.write(files[-1], w, 16000, subtype="FLOAT")
     # a 44.1 kHz stereo file exercises the torch-free resampler
-    import librosa
-    stereo = np.stack([librosa.resample(waves[0], orig_sr=16000, target_sr=44100)] * 2, axis=1)
+    from scipy.signal import resample_poly
+    stereo = np.stack([resample_poly(waves[0], 441, 160)] * 2, axis=1)
     sf.write(tmp_path / "clip_44k.wav", stereo, 44100, subtype="PCM_16")
     files.append(tmp_path / "clip_44k.wav")
     shim = tmp_path / "shim" / "torch"
@@ -149,7 +156,7 @@ def test_runtime_never_imports_torch(tmp_path):
               "out = [classify_file(c, f).probabilities.tolist() for f in sys.argv[2:]]; "
               "assert not any(m == 'torch' or m.startswith('torch.') for m in sys.modules if sys.modules[m]); "
               "print(json.dumps(out))")
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.onnx"), *map(str, files)],
+    proc = subprocess.run([sys.executable, "-c", script, str(folder / "model.onnx"), *map(str, files)],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = np.array(json.loads(proc.stdout))
@@ -161,12 +168,11 @@ def test_runtime_never_imports_torch(tmp_path):
     assert blocked.returncode != 0 and "test shim" in blocked.stderr
 
 
-def test_command_line_classifies_files(tmp_path):
-    make_checkpoint(tmp_path / "best.safetensors", synthetic_waves(2))
-    export_onnx(tmp_path / "best.safetensors", tmp_path / "model.onnx")
+def test_command_line_classifies_files(exported, tmp_path):
+    folder, _, _ = exported
     sf.write(tmp_path / "a.wav", synthetic_waves(1)[0], 16000)
     (tmp_path / "bad.wav").write_bytes(b"not audio")
-    proc = subprocess.run([sys.executable, "-m", "speechseq.onnx_runtime", str(tmp_path / "model.onnx"),
+    proc = subprocess.run([sys.executable, "-m", "speechseq.onnx_runtime", str(folder / "model.onnx"),
                            str(tmp_path / "a.wav"), str(tmp_path / "bad.wav")],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 2
