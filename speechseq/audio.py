@@ -19,7 +19,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, torch_free: boo
 
     Odd but readable input is converted (8/24-bit, float, stereo, other rates);
     NaN and inf samples become 0 and the result is clipped. Raises AudioReadError otherwise.
-    `torch_free=True` resamples with scipy instead of torchaudio (for the ONNX runtime).
+    `torch_free=True` resamples with numpy (same filter) instead of torchaudio, for the ONNX runtime.
     """
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -37,7 +37,7 @@ def to_mono_16k(data: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE,
     mono = data.mean(axis=1) if data.ndim == 2 else data
     mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
     if rate != sample_rate:
-        mono = (resample_scipy if torch_free else resample)(mono, rate, sample_rate)
+        mono = (resample_numpy if torch_free else resample)(mono, rate, sample_rate)
     return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -49,14 +49,31 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return out.numpy()
 
 
-def resample_scipy(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Polyphase resampling (Kaiser-windowed sinc), close to torchaudio's; needs no torch."""
-    from math import gcd
+def resample_numpy(wave: np.ndarray, orig_rate: int, new_rate: int, lowpass_filter_width: int = 6,
+                   rolloff: float = 0.99) -> np.ndarray:
+    """torchaudio.functional.resample (sinc_interp_hann, its defaults) in numpy, for torch-free runtimes.
 
-    from scipy.signal import resample_poly
+    Same windowed-sinc kernels, padding and output length, so a file read here gives the same
+    samples (to float rounding) as read_audio's torchaudio path used in training.
+    """
+    from math import ceil, gcd
 
     g = gcd(int(orig_rate), int(new_rate))
-    return resample_poly(wave, int(new_rate) // g, int(orig_rate) // g).astype(np.float32)
+    orig, new = int(orig_rate) // g, int(new_rate) // g
+    base = min(orig, new) * rolloff
+    width = ceil(lowpass_filter_width * orig / base)
+    idx = np.arange(-width, width + orig, dtype=np.float64) / orig
+    t = (np.arange(0, -new, -1, dtype=np.float64)[:, None] / new + idx[None, :]) * base
+    t = np.clip(t, -lowpass_filter_width, lowpass_filter_width)
+    window = np.cos(t * np.pi / lowpass_filter_width / 2) ** 2
+    t *= np.pi
+    safe_t = np.where(t == 0, 1.0, t)
+    kernels = np.where(t == 0, 1.0, np.sin(safe_t) / safe_t) * window * (base / orig)  # (new, 2*width + orig)
+    length = len(wave)
+    padded = np.pad(np.asarray(wave, dtype=np.float64), (width, width + orig))
+    blocks = np.lib.stride_tricks.sliding_window_view(padded, kernels.shape[1])[::orig]
+    out = (blocks @ kernels.T).reshape(-1)
+    return out[:ceil(new * length / orig)].astype(np.float32)
 
 
 def fix_length(wave: np.ndarray, length: int) -> np.ndarray:

@@ -54,3 +54,17 @@ def test_too_short_gives_no_frames_and_stereo_is_refused():
     assert log_mel(np.zeros(100, np.float32)).shape == (0, 40)
     with pytest.raises(ValueError, match="mono"):
         log_mel(np.zeros((16000, 2), np.float32))
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 8000, 22050])
+def test_torch_free_resampling_equals_torchaudio(tmp_path, rate):
+    from speechseq.audio import read_audio
+
+    rng = np.random.default_rng(rate)
+    t = np.arange(int(rate * 1.2)) / rate
+    wave = 0.4 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3100 * t) + rng.normal(0, 0.05, len(t))
+    sf.write(tmp_path / "a.wav", np.stack([wave, 0.5 * wave], axis=1), rate, subtype="FLOAT")
+    light = read_audio(tmp_path / "a.wav", torch_free=True)
+    ref = read_audio(tmp_path / "a.wav")
+    assert light.dtype == np.float32 and light.shape == ref.shape == (19200,)
+    assert np.abs(light - ref).max() < 1e-5
