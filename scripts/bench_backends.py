@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 backend, path, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import numpy as np
@@ -51,9 +51,9 @@ for _ in range(calls):
 fe = []
 for _ in range(50):
     t = time.perf_counter(); log_mel(wave, spec); fe.append(time.perf_counter() - t)
-rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
-print(json.dumps({"startup_s": startup, "rss_mib": rss / 1024,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM, not ru_maxrss: the latter survives exec and would report the (torch-laden) parent's peak.
+status = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(("VmRSS", "VmHWM"))}
+print(json.dumps({"startup_s": startup, "rss_mib": status["VmRSS"] / 1024, "peak_rss_mib": status["VmHWM"] / 1024,
                   "latency_ms": sorted(times), "frontend_ms": sorted(fe),
                   "torch_imported": "torch" in sys.modules, "frames": int(feats.shape[0])}))
 """
