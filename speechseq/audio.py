@@ -19,13 +19,15 @@ class AudioReadError(Exception):
     """A file that cannot be decoded as audio (empty, truncated, not audio at all)."""
 
 
-def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None,
+               torch_free: bool = False) -> np.ndarray:
     """Decode any soundfile-readable file to mono float32 in [-1, 1] at `sample_rate`.
 
     Odd but readable input is converted (8/24-bit, float, stereo, other rates);
     NaN and inf samples become 0 and the result is clipped. `max_seconds` reads only the
     centred window of a longer file (what `fix_length` would keep anyway), so a stray
     hour-long recording costs no more than a clip. Raises AudioReadError otherwise.
+    `torch_free=True` resamples with numpy (same filter) instead of torchaudio, for the ONNX runtime.
     """
     try:
         with sf.SoundFile(str(path)) as fh:
@@ -45,16 +47,17 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: fl
         raise AudioReadError(f"{path}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioReadError(f"{path}: no samples")
-    return to_mono_16k(data, rate, sample_rate)
+    return to_mono_16k(data, rate, sample_rate, torch_free)
 
 
-def to_mono_16k(data: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def to_mono_16k(data: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE,
+                torch_free: bool = False) -> np.ndarray:
     """(frames, channels) or (frames,) float array at `rate` -> mono float32 at `sample_rate`."""
     data = np.asarray(data, dtype=np.float32)
     mono = data.mean(axis=1) if data.ndim == 2 else data
     mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
     if rate != sample_rate:
-        mono = resample(mono, rate, sample_rate)
+        mono = (resample_numpy if torch_free else resample)(mono, rate, sample_rate)
     return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -82,6 +85,36 @@ def workable_rate(orig_rate: int, new_rate: int) -> int:
             return rate
         step *= 10
         rate = max(step, round(orig_rate / step) * step)
+
+
+def resample_numpy(wave: np.ndarray, orig_rate: int, new_rate: int, lowpass_filter_width: int = 6,
+                   rolloff: float = 0.99) -> np.ndarray:
+    """torchaudio.functional.resample (sinc_interp_hann, its defaults) in numpy, for torch-free runtimes.
+
+    Same windowed-sinc kernels, padding and output length, so a file read here gives the same
+    samples (to float rounding) as read_audio's torchaudio path used in training.
+    """
+    from math import ceil, gcd
+
+    orig_rate = workable_rate(int(orig_rate), int(new_rate))
+    if orig_rate == new_rate:
+        return np.asarray(wave, dtype=np.float32)
+    g = gcd(int(orig_rate), int(new_rate))
+    orig, new = int(orig_rate) // g, int(new_rate) // g
+    base = min(orig, new) * rolloff
+    width = ceil(lowpass_filter_width * orig / base)
+    idx = np.arange(-width, width + orig, dtype=np.float64) / orig
+    t = (np.arange(0, -new, -1, dtype=np.float64)[:, None] / new + idx[None, :]) * base
+    t = np.clip(t, -lowpass_filter_width, lowpass_filter_width)
+    window = np.cos(t * np.pi / lowpass_filter_width / 2) ** 2
+    t *= np.pi
+    safe_t = np.where(t == 0, 1.0, t)
+    kernels = np.where(t == 0, 1.0, np.sin(safe_t) / safe_t) * window * (base / orig)  # (new, 2*width + orig)
+    length = len(wave)
+    padded = np.pad(np.asarray(wave, dtype=np.float64), (width, width + orig))
+    blocks = np.lib.stride_tricks.sliding_window_view(padded, kernels.shape[1])[::orig]
+    out = (blocks @ kernels.T).reshape(-1)
+    return out[:ceil(new * length / orig)].astype(np.float32)
 
 
 def fix_length(wave: np.ndarray, length: int) -> np.ndarray:

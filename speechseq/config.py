@@ -124,10 +124,21 @@ class EvalConfig:
     debug: bool = False
 
 
+@dataclass
+class ExportConfig:
+    checkpoint: str = MISSING      # an inference checkpoint (best.safetensors)
+    format: str = "onnx"
+    output: Optional[str] = None   # the .onnx file; default <run dir>/model.onnx (model.json beside it)
+    opset: int = 17
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    debug: bool = False
+
+
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(name="export_schema", node=ExportConfig)
 
 
 def _require(cond: bool, key: str, message: str) -> None:

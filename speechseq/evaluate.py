@@ -1,4 +1,7 @@
-"""Evaluation: score a checkpoint on a split or on a test-set folder; report.json + confusion.png.
+"""Evaluation: score a checkpoint on a split or on a test-set folder.
+
+Writes report.json, confusion.png, examples.png (log-mel pictures of right and wrong predictions)
+and training_curves.png (when the checkpoint sits in its training run folder).
 
 `speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset]`.
 """
@@ -7,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 
@@ -36,15 +41,69 @@ def label_set_from_names(names: list[str]) -> LabelSet:
     return label_set
 
 
-def score_split(loaded: LoadedModel, split: SplitData, noise: NoiseBank, device: torch.device,
-                batch_size: int = 512, seed: int = 0, progress: bool = True) -> dict:
+@dataclass
+class Predictions:
+    indices: np.ndarray   # into split.waves; SILENCE_INDEX for generated silence
+    targets: np.ndarray
+    probs: np.ndarray     # (n, n_classes)
+
+
+def predict_and_score(loaded: LoadedModel, split: SplitData, noise: NoiseBank, device: torch.device,
+                      batch_size: int = 512, seed: int = 0, progress: bool = True) -> tuple[dict, Predictions]:
     indices = evaluation_indices(split, seed)
     frontend = LogMel(loaded.frontend).to(device)
     targets, probs = predict_split(loaded.model.to(device), frontend, split, indices, noise,
                                    batch_size, device, seed=seed, progress=progress)
     report = classification_report(targets, probs.argmax(axis=1), loaded.labels)
     report["split"] = split.name
-    return report
+    return report, Predictions(indices, targets, probs)
+
+
+def score_split(loaded: LoadedModel, split: SplitData, noise: NoiseBank, device: torch.device,
+                batch_size: int = 512, seed: int = 0, progress: bool = True) -> dict:
+    return predict_and_score(loaded, split, noise, device, batch_size, seed, progress)[0]
+
+
+def pick_examples(preds: Predictions, n_right: int = 3, n_wrong: int = 3, seed: int = 0) -> list[int]:
+    """Positions (into preds) of a few recorded clips predicted right and wrong, of different classes if possible."""
+    from speechseq.data.splits import SILENCE_INDEX
+
+    rng = np.random.default_rng(seed)
+    recorded = np.flatnonzero(preds.indices != SILENCE_INDEX)
+    right = preds.probs.argmax(1) == preds.targets
+    chosen = []
+    for pool, n in ((recorded[right[recorded]], n_right), (recorded[~right[recorded]], n_wrong)):
+        order = rng.permutation(pool)
+        _, first_of_class = np.unique(preds.targets[order], return_index=True)
+        picks = list(order[np.sort(first_of_class)][:n])  # one clip per class first
+        picks += [i for i in order if i not in picks][:n - len(picks)]
+        chosen += picks
+    return [int(i) for i in chosen]
+
+
+@torch.no_grad()
+def write_examples(loaded: LoadedModel, split: SplitData, preds: Predictions, path: str | Path,
+                   seed: int = 0) -> int:
+    """examples.png: log-mel pictures of a few right and wrong predictions; returns how many."""
+    from speechseq.plots import plot_examples
+
+    positions = pick_examples(preds, seed=seed)
+    if not positions:
+        return 0
+    clip_idx = torch.as_tensor(preds.indices[positions])
+    waves = split.waves[clip_idx].cpu().float() / 32767.0
+    feats = LogMel(loaded.frontend)(waves).numpy()
+    examples = []
+    for feat, pos in zip(feats, positions):
+        order = np.argsort(preds.probs[pos])[::-1]
+        examples.append({"features": feat, "true": loaded.labels[preds.targets[pos]],
+                         "pred": loaded.labels[order[0]],
+                         "top": [(loaded.labels[k], float(preds.probs[pos, k])) for k in order[:3]],
+                         "name": str(split.paths[preds.indices[pos]])})
+    f = loaded.frontend
+    plot_examples(examples, path, f.sample_rate, f.hop_length, f.f_min, f.f_max,
+                  title=f"{split.name}: examples predicted right (green) and wrong (red)")
+    return len(examples)
 
 
 def write_report(report: dict, out_dir: str | Path, name: str = "report", plots: bool = True) -> Path:
@@ -58,6 +117,18 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
         cm = report["confusion_matrix"]
         title = f"{report.get('split', '')} accuracy {report['accuracy']:.3f} (n={report['n']})"
         plot_confusion(cm["matrix"], cm["labels"], out_dir / ("confusion.png" if name == "report" else f"{name}_confusion.png"), title)
+    return path
+
+
+def copy_training_curves(checkpoint: str | Path, out_dir: str | Path) -> Path | None:
+    """training_curves.png from the checkpoint's run (RUN/checkpoints/best.safetensors -> RUN/metrics.jsonl)."""
+    from speechseq.plots import plot_training_curves
+
+    metrics = Path(checkpoint).resolve().parent.parent / "metrics.jsonl"
+    if not metrics.is_file():
+        return None
+    path = Path(out_dir) / "training_curves.png"
+    plot_training_curves(metrics, path)
     return path
 
 
@@ -80,10 +151,13 @@ def evaluate(cfg: DictConfig) -> dict:
                        silence_percentage=cfg.data.silence_percentage,
                        unknown_percentage=cfg.data.unknown_percentage, decode_workers=cfg.data.decode_workers)
     noise = NoiseBank.from_files(index.noise_files, loaded.frontend.sample_rate, loaded.frontend.sample_rate)
-    report = score_split(loaded, split, noise, device, cfg.batch_size, cfg.data.seed)
+    report, preds = predict_and_score(loaded, split, noise, device, cfg.batch_size, cfg.data.seed)
     report.update({"checkpoint": str(cfg.checkpoint), "data_root": str(index.root), "layout": index.layout,
                    "unreadable_files": split.failed})
     write_report(report, cfg.paths.output_dir, plots=cfg.plots)
+    if cfg.plots:
+        write_examples(loaded, split, preds, Path(cfg.paths.output_dir) / "examples.png", cfg.data.seed)
+        copy_training_curves(cfg.checkpoint, cfg.paths.output_dir)
     print(format_report_table(report))
     if split.failed:
         print(f"skipped {len(split.failed)} unreadable file(s); listed in report.json")

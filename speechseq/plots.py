@@ -1,4 +1,4 @@
-"""Pictures people would rather look at than read: confusion matrix, training curves."""
+"""Pictures people would rather look at than read: confusion matrix, training curves, example clips."""
 
 from __future__ import annotations
 
@@ -59,4 +59,43 @@ def plot_training_curves(metrics_jsonl: str | Path, path: str | Path) -> None:
     ax_acc.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_examples(examples: list[dict], path: str | Path, sample_rate: int = 16000, hop_length: int = 160,
+                  f_min: float = 20.0, f_max: float = 7600.0, title: str = "") -> None:
+    """Log-mel pictures of clips with their predictions (green: right, red: wrong).
+
+    Each example: {"features": (frames, n_mels) log-mel, "true": str, "pred": str,
+    "top": [(label, probability), ...] best first, "name": str}.
+    """
+    if not examples:
+        return
+    import librosa.display
+
+    plt = _pyplot()
+    cols = min(3, len(examples))
+    rows = (len(examples) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False, layout="constrained")
+    vmin = min(float(np.min(e["features"])) for e in examples)
+    vmax = max(float(np.max(e["features"])) for e in examples)
+    for ax, ex in zip(axes.flat, examples):
+        img = librosa.display.specshow(np.asarray(ex["features"]).T, sr=sample_rate, hop_length=hop_length,
+                                       x_axis="time", y_axis="mel", fmin=f_min, fmax=f_max, htk=True,
+                                       ax=ax, cmap="magma", vmin=vmin, vmax=vmax)
+        seconds = np.asarray(ex["features"]).shape[0] * hop_length / sample_rate
+        ax.set_xticks(np.arange(0.0, seconds, 0.25))  # librosa's default crowds a 1 s axis
+        right = ex["true"] == ex["pred"]
+        ax.set_title(f"true {ex['true']}  ->  predicted {ex['pred']}", color="tab:green" if right else "tab:red",
+                     fontsize=10, fontweight="bold")
+        top = "\n".join(f"{label} {p:.2f}" for label, p in ex["top"][:3])
+        ax.text(0.98, 0.97, top, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="white",
+                bbox=dict(facecolor="black", alpha=0.5, pad=2, edgecolor="none"))
+        ax.set_xlabel(ex.get("name", ""), fontsize=7)
+    for ax in list(axes.flat)[len(examples):]:
+        ax.axis("off")
+    fig.colorbar(img, ax=axes, fraction=0.02, label="log mel power")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110)
     plt.close(fig)

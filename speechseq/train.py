@@ -373,14 +373,19 @@ def _describe(spec: ModelSpec) -> str:
 
 
 @hydra_entry("train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
+    """Returns the best validation accuracy: the objective Hydra's Optuna sweeper maximises."""
+    result: dict = {}
+
     def run() -> int:
         summary = train(cfg)
+        result.update(summary)
         if summary["status"] == "interrupted":
             return 128 + summary["signal"]
         return 0
 
     run_guarded("speechseq-train", run, debug=cfg.debug)
+    return result.get("best_val_acc")
 
 
 if __name__ == "__main__":

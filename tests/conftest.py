@@ -16,7 +16,7 @@ from speechseq.labels import COMMANDS_10
 
 SR = 16000
 REPO = Path(__file__).resolve().parents[1]
-MINI = REPO.parent / "shared" / "data" / "speech_commands_mini"
+MINI = Path(os.environ.get("SPEECHSEQ_MINI") or REPO.parent / "shared" / "data" / "speech_commands_mini")
 FILLERS = ("cat", "dog", "bed")
 
 

@@ -1,0 +1,143 @@
+"""The model shipped inside the package, so a fresh install can run the microphone demo at once.
+
+`default_checkpoint("torch")` -> speechseq/pretrained/kws12_mini.safetensors,
+`default_checkpoint("onnx")` -> speechseq/pretrained/kws12_mini.onnx (kws12_mini.json beside it).
+Both are rebuilt by scripts/train_pretrained.sh; MODEL_CARD.md there says how they were made.
+Torch-free, so the ONNX runtime can ask for its default too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+MODEL_NAME = "kws12_mini"
+SUFFIXES = {"torch": ".safetensors", "onnx": ".onnx"}
+
+
+class PretrainedModelMissing(FileNotFoundError):
+    """The package was installed without its pretrained model."""
+
+
+def default_checkpoint(runtime: str = "torch") -> Path:
+    """Path of the shipped model for `runtime` (torch | onnx); raises PretrainedModelMissing if absent."""
+    if runtime not in SUFFIXES:
+        raise ValueError(f"runtime={runtime!r}: choose one of {sorted(SUFFIXES)}")
+    path = PRETRAINED_DIR / f"{MODEL_NAME}{SUFFIXES[runtime]}"
+    if not path.is_file():
+        raise PretrainedModelMissing(
+            f"no pretrained model at {path}: this install ships without one. Give checkpoint=PATH, "
+            f"or build it with scripts/train_pretrained.sh (trains on the mini set, ~20 min on a CPU)")
+    return path
+
+
+# The card is filled from the run's own reports, so its figures are the ones the run measured.
+CARD_TEMPLATE = """\
+# Model card: {name}
+
+A 12-class keyword spotter (`_silence_`, `_unknown_` and the ten commands {words}) shipped
+with speechseq so that `speechseq-listen` / `speechseq-stream` work without a `checkpoint=`.
+
+| | |
+|---|---|
+| Architecture | {architecture} |
+| Parameters | {parameters:,} |
+| Input | 1 s of 16 kHz mono audio -> {n_mels} log-mel bands, 10 ms hop ({frames} frames) |
+| Training data | `{data_root}`: the speechseq mini subset of Google Speech Commands v0.02 ({train_clips} training clips per epoch) |
+| Epochs | {epochs} (best validation epoch: {best_epoch}) |
+| Validation accuracy | {val_acc:.4f} |
+| **Test accuracy (mini test split)** | **{test_acc:.4f}** (n = {test_n}, macro F1 {macro_f1:.4f}) |
+| Files | `{name}.safetensors` (torch), `{name}.onnx` + `{name}.json` (onnxruntime) |
+| Built | {date} with speechseq {version}, torch {torch} |
+
+## How it was made
+
+```
+{command}
+```
+
+The test split is the mini set's `testing_list.txt` with `_unknown_` and `_silence_` slots drawn
+as in TensorFlow's speech_commands example (10 % each, fixed seed). The mini set is small, so
+expect lower accuracy than a model trained on the full dataset (see the README for that command).
+
+## Per-class results (mini test split)
+
+| class | precision | recall | F1 | support |
+|---|---:|---:|---:|---:|
+{per_class}
+
+## Data licence
+
+Speech Commands (Warden, 2018, arXiv:1804.03209) is released under the
+Creative Commons Attribution 4.0 International licence (CC BY 4.0); this model is a work
+derived from it. No audio is included in the package.
+
+## Limits
+
+Trained on one-second read commands from crowd-sourced recordings: far-field audio, strong
+noise, accents under-represented in the dataset and words outside the ten commands (which it
+should call `_unknown_`) are where it errs most.
+"""
+
+
+def render_model_card(run_dir: str | Path, data_root: str, command: str, name: str = MODEL_NAME) -> str:
+    """The card for a finished training run (reads summary.json, test_report.json, data_report.json)."""
+    import datetime
+
+    from speechseq import __version__
+
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    report = json.loads((run_dir / "test_report.json").read_text())
+    data = json.loads((run_dir / "data_report.json").read_text())
+    meta = _checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors")
+    model, frontend = meta["model"], meta["frontend"]
+    kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
+    architecture = (f"{model['num_layers']}-layer {kind}, hidden {model['hidden_size']}, {model['pooling']} pooling, "
+                    f"frame stack {model['frame_stack']}; feature normalisation inside the model")
+    per_class = "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+                          for k, v in report["per_class"].items())
+    frames = 1 + (frontend["sample_rate"] - frontend["n_fft"]) // frontend["hop_length"]
+    return CARD_TEMPLATE.format(
+        name=name, words=", ".join(meta["labels"][2:]), architecture=architecture,
+        parameters=int(summary["parameters"]), n_mels=frontend["n_mels"], frames=frames, data_root=data_root,
+        train_clips=_epoch_clips(data["splits"].get("train", {})),
+        epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=summary["best_val_acc"],
+        test_acc=report["accuracy"], test_n=report["n"], macro_f1=report["macro_f1"], command=command,
+        date=datetime.date.today().isoformat(), version=__version__,
+        torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class)
+
+
+def _epoch_clips(train: dict) -> str:
+    try:
+        return f"{train['keyword'] + train['unknown_drawn'] + train['silence']:,}"
+    except KeyError:
+        return "?"
+
+
+def _checkpoint_metadata(path: Path) -> dict:
+    """The JSON metadata of a safetensors checkpoint, read from its header (no torch needed)."""
+    with open(path, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    return json.loads(header["__metadata__"]["speechseq"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m speechseq.pretrained card RUN_DIR DATA_ROOT COMMAND > MODEL_CARD.md` (used by the rebuild script)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m speechseq.pretrained")
+    sub = parser.add_subparsers(dest="what", required=True)
+    card = sub.add_parser("card", help="print the model card of a finished training run")
+    card.add_argument("run_dir")
+    card.add_argument("data_root")
+    card.add_argument("command")
+    args = parser.parse_args(argv)
+    print(render_model_card(args.run_dir, args.data_root, args.command), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
