@@ -129,6 +129,7 @@ def test_microphone_counts_overflows_and_reports_a_vanished_device():
 
 def test_microphone_counts_blocks_dropped_by_a_slow_consumer():
     mic = MicrophoneSource(block_ms=10, queue_seconds=0.02, stream_factory=FakeInputStream)
+    mic.start()
     import time
     time.sleep(0.3)  # consumer asleep: the queue (2 blocks) fills
     with pytest.raises(SourceError):

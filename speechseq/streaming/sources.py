@@ -205,22 +205,30 @@ class MicrophoneSource(AudioSource):
         self.dropped_blocks = 0   # blocks lost because the consumer fell behind
         self._finished = threading.Event()
         self._closed = False
-        self._stream_factory = stream_factory
         self.device_name = None
-        self.stream = self._open()
-
-    def _open(self):
-        if self._stream_factory is not None:
-            factory = self._stream_factory
-        else:
+        self.stream = None
+        if stream_factory is not None:
+            self._factory = stream_factory
+        else:  # find the device now, so a missing one fails before the model is loaded
             sd = import_sounddevice()
+            if not input_devices(sd):
+                raise SourceError("no audio input device found (PortAudio sees none): connect a microphone, "
+                                  "or on a headless machine start a virtual one (see docs/streaming.md)")
             try:
                 info = sd.query_devices(self.device, "input")
             except (ValueError, sd.PortAudioError) as exc:
                 raise SourceError(f"no usable input device {self.device if self.device is not None else '(default)'} "
                                   f"({exc}); input devices: {describe_input_devices(sd)}") from None
             self.device_name = info["name"]
-            factory = sd.InputStream
+            self._factory = sd.InputStream
+
+    def start(self) -> None:
+        """Open and start the stream (iteration does this if needed)."""
+        if self.stream is None:
+            self.stream = self._open()
+
+    def _open(self):
+        factory = self._factory
         try:
             stream = factory(device=self.device, samplerate=self.sample_rate, channels=1, dtype="float32",
                              blocksize=self.blocksize, callback=self._callback,
@@ -246,6 +254,7 @@ class MicrophoneSource(AudioSource):
         return self.overflows + self.dropped_blocks
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        self.start()
         waited = 0.0
         while not self._closed:
             try:
@@ -265,6 +274,8 @@ class MicrophoneSource(AudioSource):
         if self._closed:
             return
         self._closed = True
+        if self.stream is None:
+            return
         try:
             self.stream.stop()
             self.stream.close()
