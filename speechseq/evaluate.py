@@ -1,6 +1,8 @@
 """Evaluation: score a checkpoint on a split or on a test-set folder; report.json + confusion.png.
 
-`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset]`.
+`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset]`;
+`speechseq-eval mode=stream checkpoint=PATH input=STREAM.wav labels=labels.csv` scores streaming
+recognition on a long labelled recording (speechseq.streaming.evaluate_stream).
 """
 
 from __future__ import annotations
@@ -63,8 +65,14 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score `cfg.checkpoint` on `cfg.split` of `cfg.data.root`; writes report.json in the output dir."""
-    from speechseq.config import validate_data
+    from speechseq.config import ConfigError, validate_data
 
+    if cfg.mode == "stream":
+        from speechseq.streaming.evaluate_stream import evaluate_stream
+
+        return evaluate_stream(cfg)
+    if cfg.mode != "clips":
+        raise ConfigError(f"mode: {cfg.mode!r} is not clips or stream")
     validate_data(cfg.data)
     device = resolve_device(cfg.device)
     loaded = load_inference(cfg.checkpoint, map_location=device)
