@@ -27,7 +27,7 @@ from speechseq.streaming.smoothing import SmoothingConfig
 from speechseq.streaming.synth_stream import build_stream
 
 HOPS = (30, 50, 100)
-AVERAGE_MS = (0, 300, 500, 800)
+AVERAGE_MS = (0, 300, 500, 800, 1000)
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SUPPRESSION_MS = (500, 1000, 1500)
 MIN_COUNTS = (1, 3)
