@@ -114,10 +114,10 @@ class StreamKnobsConfig:
     """Streaming recognition (speechseq-stream, speechseq-listen, speechseq-eval mode=stream)."""
     hop_ms: float = 100.0            # classify the window this often
     window_ms: float = 1000.0        # audio the classifier sees each hop (the training clip length)
-    average_window_ms: float = 500.0  # posteriors averaged over this long
+    average_window_ms: float = 800.0  # posteriors averaged over this long
     threshold: float = 0.7           # averaged score a detection needs
-    suppression_ms: float = 1000.0   # no detection this soon after the last one
-    minimum_count: int = 3           # posteriors needed in the average
+    suppression_ms: float = 1500.0   # no detection this soon after the last one
+    minimum_count: int = 1           # posteriors needed in the average
     mode: str = "window"             # window | stateful (unidirectional models) | auto
 
 

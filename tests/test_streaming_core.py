@@ -155,3 +155,14 @@ def test_detections_do_not_depend_on_block_cutting(cuts, hop_ms):
     reference, _ = _detect(wave, [], settings_)
     assert [d[1] for d in reference] == ["high", "low", "high"]
     assert _detect(wave, cuts, settings_)[0] == reference
+
+
+def test_library_defaults_match_the_config_defaults():
+    from omegaconf import OmegaConf
+
+    from speechseq.config import PACKAGE_CONF_DIR, StreamKnobsConfig
+    from speechseq.streaming.recognizer import settings_from_config
+
+    yaml_knobs = OmegaConf.load(PACKAGE_CONF_DIR / "stream" / "default.yaml")
+    schema_knobs = OmegaConf.structured(StreamKnobsConfig)
+    assert settings_from_config(yaml_knobs) == settings_from_config(schema_knobs) == StreamSettings()

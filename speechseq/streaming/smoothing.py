@@ -23,10 +23,11 @@ NON_KEYWORDS = frozenset({"_silence_", "_unknown_"})
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    average_window_ms: float = 500.0
+    # defaults tuned on the mini set's validation streams (docs/streaming.md), as conf/stream/default.yaml
+    average_window_ms: float = 800.0
     threshold: float = 0.7
-    suppression_ms: float = 1000.0
-    minimum_count: int = 3
+    suppression_ms: float = 1500.0
+    minimum_count: int = 1
 
     def __post_init__(self):
         if self.average_window_ms < 0:
