@@ -2,7 +2,10 @@
 
 import io
 import os
+import signal
 import subprocess
+import threading
+import time
 import sys
 
 import numpy as np
@@ -113,3 +116,45 @@ def test_unknown_device_lists_the_inputs(tmp_path):
     out = _run_listen_with_fake_sounddevice(tmp_path, body, "device=nosuchmic")
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "nosuchmic" in out.stderr and "0: USB mic" in out.stderr
+
+
+class EndlessStream:
+    """A fake sounddevice InputStream that delivers tone audio until stopped."""
+
+    def __init__(self, device, samplerate, channels, dtype, blocksize, callback, finished_callback):
+        self.callback, self.blocksize = callback, blocksize
+        self.wave, _ = tone_stream(["low", "high"] * 3)
+        self.active = False
+        self.stopped = threading.Event()
+
+    def start(self):
+        self.active = True
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        i = 0
+        while not self.stopped.is_set():
+            block = self.wave[i:i + self.blocksize]
+            if len(block) < self.blocksize:
+                i, block = 0, self.wave[:self.blocksize]
+            self.callback(block[:, None], self.blocksize, None, None)
+            i += self.blocksize
+            time.sleep(0.002)  # faster than real time
+
+    def stop(self):
+        self.stopped.set()
+
+    def close(self):
+        pass
+
+
+def test_ctrl_c_on_a_live_microphone_stops_cleanly():
+    from speechseq.streaming.sources import MicrophoneSource
+
+    mic = MicrophoneSource(block_ms=50, stream_factory=EndlessStream)
+    threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    out, err = io.StringIO(), io.StringIO()
+    summary = run_listen(compose_app("listen", []), classifier=ToneClassifier(), source=mic, stdout=out, stderr=err)
+    assert summary["interrupted"] and mic.stream.stopped.is_set()
+    assert summary["detections"] >= 2 and len(out.getvalue().splitlines()) == summary["detections"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

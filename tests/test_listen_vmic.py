@@ -86,7 +86,8 @@ def test_listen_prints_the_words_played_into_the_virtual_microphone(vmic, tone_m
         assert play.returncode == 0, play.stderr
         time.sleep(1.5)  # the last word's detection comes up to ~1 s after it ends
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        stdout = proc.stdout.read()
     finally:
         if proc.poll() is None:
             proc.kill()

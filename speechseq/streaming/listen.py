@@ -7,7 +7,10 @@ Ctrl-C prints a summary (detections, overflows, mean compute per hop) to stderr.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.streaming.backends import load_classifier, resolve_checkpoint
@@ -35,6 +38,33 @@ def list_devices(out) -> int:
     return 0
 
 
+@contextmanager
+def stop_on_sigint(source):
+    """Ctrl-C asks the source to stop instead of raising KeyboardInterrupt at a random point.
+
+    An exception thrown into the main thread while it holds the queue's lock would leave the
+    audio callback blocked on it, and stopping the stream then waits for that callback forever.
+    A second Ctrl-C interrupts at once.
+    """
+    stopper = getattr(source, "request_stop", None)
+    if stopper is None or threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    state = {"stopped": False}
+
+    def handler(signum, frame):
+        if state["stopped"]:
+            raise KeyboardInterrupt
+        state["stopped"] = True
+        stopper()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> dict | None:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if cfg.view not in VIEWS:
@@ -57,15 +87,17 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
     view = RichView(stdout, name) if rich_view else PlainView(stdout)
     detections, interrupted, error = [], False, None
     try:
-        source.start()
-        print(f"speechseq-listen: listening on {name} ({recognizer.stateful and 'stateful' or 'window'} mode, "
-              f"hop {settings.hop_ms:.0f} ms); Ctrl-C to stop", file=stderr, flush=True)
-        with view:
-            for block in source:
-                for det in recognizer.feed(block):
-                    detections.append(det)
-                    view.detection(det)
-                view.refresh(recognizer, source)
+        with stop_on_sigint(source) as sigint:
+            source.start()
+            print(f"speechseq-listen: listening on {name} ({recognizer.stateful and 'stateful' or 'window'} mode, "
+                  f"hop {settings.hop_ms:.0f} ms); Ctrl-C to stop", file=stderr, flush=True)
+            with view:
+                for block in source:
+                    for det in recognizer.feed(block):
+                        detections.append(det)
+                        view.detection(det)
+                    view.refresh(recognizer, source)
+            interrupted = bool(sigint and sigint["stopped"])
     except KeyboardInterrupt:
         interrupted = True
     except SourceError as exc:  # the device went away: still say what was heard

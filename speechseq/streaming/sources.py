@@ -204,6 +204,7 @@ class MicrophoneSource(AudioSource):
         self.overflows = 0        # PortAudio input overflows
         self.dropped_blocks = 0   # blocks lost because the consumer fell behind
         self._finished = threading.Event()
+        self._stop = threading.Event()
         self._closed = False
         self.device_name = None
         self.stream = None
@@ -253,15 +254,19 @@ class MicrophoneSource(AudioSource):
     def lost(self) -> int:
         return self.overflows + self.dropped_blocks
 
+    def request_stop(self) -> None:
+        """End the iteration within 0.1 s; safe to call from a signal handler."""
+        self._stop.set()
+
     def __iter__(self) -> Iterator[np.ndarray]:
         self.start()
         waited = 0.0
-        while not self._closed:
+        while not self._closed and not self._stop.is_set():
             try:
                 block = self.queue.get(timeout=0.1)
             except queue.Empty:
                 waited += 0.1
-                if self._closed:
+                if self._closed or self._stop.is_set():
                     break
                 if self._finished.is_set() or not getattr(self.stream, "active", True) or waited >= self.stall_timeout_s:
                     raise SourceError(f"the input device {self.device_name or self.device or '(default)'} "
