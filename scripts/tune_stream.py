@@ -97,12 +97,12 @@ def main() -> int:
                 f"{r['fa_per_hour']:.1f} | {r['median_latency_ms']:.0f} |")
 
     md = [f"Streams: {a.streams} x {a.seconds:.0f} s from `{a.split}` of {a.data_root}; checkpoint {a.checkpoint}.", "",
-          "Best per hop and false-alarm budget:", "", header, sep]
+          "Best per hop and false-alarm budget:", "", header + " budget |", sep + "---|"]
     for hop in HOPS:
         for budget in (5, 20, 60, float("inf")):
             r = best([r for r in rows if r["hop_ms"] == hop and r["fa_per_hour"] <= budget])
             if r:
-                md.append(line(r) + (f" <= {budget:g} FA/h" if budget != float("inf") else " any FA"))
+                md.append(line(r) + (f" <= {budget:g} FA/h |" if budget != float("inf") else " any |"))
     md += ["", "Threshold sweep at the picked hop, averaging, suppression and minimum count:", "", header, sep]
     for r in rows:
         if all(r[k] == pick[k] for k in ("hop_ms", "average_window_ms", "suppression_ms", "minimum_count")):
