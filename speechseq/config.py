@@ -110,6 +110,44 @@ class TrainConfig:
 
 
 @dataclass
+class StreamKnobsConfig:
+    """Streaming recognition (speechseq-stream, speechseq-listen, speechseq-eval mode=stream)."""
+    hop_ms: float = 100.0            # classify the window this often
+    window_ms: float = 1000.0        # audio the classifier sees each hop (the training clip length)
+    average_window_ms: float = 800.0  # posteriors averaged over this long
+    threshold: float = 0.7           # averaged score a detection needs
+    suppression_ms: float = 1500.0   # no detection this soon after the last one
+    minimum_count: int = 1           # posteriors needed in the average
+    mode: str = "window"             # window | stateful (unidirectional models) | auto
+
+
+@dataclass
+class StreamConfig:
+    checkpoint: Optional[str] = None  # null: the packaged pretrained model, if installed
+    input: Optional[str] = None       # FILE.wav, or - for raw s16le 16 kHz mono PCM on stdin
+    output: Optional[str] = None      # CSV of detections; null: stdout
+    realtime: bool = False            # pace the input like a microphone
+    runtime: str = "torch"            # torch | onnx
+    block_ms: float = 100.0           # audio read per block
+    num_threads: int = 1              # torch CPU threads
+    stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
+    debug: bool = False
+
+
+@dataclass
+class ListenConfig:
+    checkpoint: Optional[str] = None
+    device: Optional[str] = None      # input device index or name; null: the system default
+    list_devices: bool = False
+    runtime: str = "torch"
+    block_ms: float = 50.0            # microphone callback block
+    view: str = "auto"                # auto (rich on a terminal, plain lines when piped) | rich | plain
+    num_threads: int = 1
+    stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
+    debug: bool = False
+
+
+@dataclass
 class EvalConfig:
     checkpoint: str = MISSING
     split: str = "test"            # test | validation | train
@@ -120,6 +158,7 @@ class EvalConfig:
     device: str = "auto"
     batch_size: int = 512
     plots: bool = True
+    stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     debug: bool = False
 
@@ -139,6 +178,8 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)
     cs.store(name="export_schema", node=ExportConfig)
+    cs.store(name="stream_schema", node=StreamConfig)
+    cs.store(name="listen_schema", node=ListenConfig)
 
 
 def _require(cond: bool, key: str, message: str) -> None:

@@ -3,7 +3,9 @@
 Writes report.json, confusion.png, examples.png (log-mel pictures of right and wrong predictions)
 and training_curves.png (when the checkpoint sits in its training run folder).
 
-`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset]`.
+`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset]`;
+`speechseq-eval mode=stream checkpoint=PATH input=STREAM.wav labels=labels.csv` scores streaming
+recognition on a long labelled recording (speechseq.streaming.evaluate_stream).
 """
 
 from __future__ import annotations
@@ -134,8 +136,14 @@ def copy_training_curves(checkpoint: str | Path, out_dir: str | Path) -> Path | 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score `cfg.checkpoint` on `cfg.split` of `cfg.data.root`; writes report.json in the output dir."""
-    from speechseq.config import validate_eval
+    from speechseq.config import ConfigError, validate_eval
 
+    if cfg.mode == "stream":
+        from speechseq.streaming.evaluate_stream import evaluate_stream
+
+        return evaluate_stream(cfg)
+    if cfg.mode != "clips":
+        raise ConfigError(f"mode: {cfg.mode!r} is not clips or stream")
     validate_eval(cfg)
     device = resolve_device(cfg.device)
     loaded = load_inference(cfg.checkpoint, map_location=device)

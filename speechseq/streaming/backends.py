@@ -1,0 +1,120 @@
+"""Classifier backends for the streaming loop.
+
+A backend has `labels`, `frontend` (FrontendSpec) and `__call__(features) -> probabilities`,
+where `features` are raw log-mel frames (frames, n_mels) float32 (the model normalises them).
+Torch is imported only when a torch backend is made, so the rest of the streaming package runs
+without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from speechseq.streaming.ring import FrameRing
+
+RUNTIMES = ("torch", "onnx")
+
+
+class TorchClassifier:
+    """A RecurrentClassifier on the CPU; windowed calls, and `step` for unidirectional models."""
+
+    def __init__(self, model, labels: list[str], frontend, metadata: dict | None = None):
+        import torch
+
+        self._torch = torch
+        self.model = model.eval()
+        self.labels = list(labels)
+        self.frontend = frontend
+        self.metadata = metadata or {}
+        # stateful only when no step needs the future (a backward direction does)
+        self.stateful = not model.spec.bidirectional
+        self.reset()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> "TorchClassifier":
+        from speechseq.checkpoint import load_inference
+
+        loaded = load_inference(path, map_location="cpu")
+        return cls(loaded.model, loaded.labels, loaded.frontend, loaded.metadata)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return self.batch(np.asarray(features)[None])[0]
+
+    def batch(self, features: np.ndarray) -> np.ndarray:
+        """(B, frames, n_mels) -> (B, n_classes); for offline sweeps over many windows."""
+        torch = self._torch
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+            return torch.softmax(self.model(x).float(), dim=-1).numpy()
+
+    # --- stateful mode -------------------------------------------------------------------------
+    def reset(self, window_frames: int | None = None) -> None:
+        """Forget the RNN state; `window_frames` sets how many frames the pooling looks back."""
+        self._state = None
+        self._leftover = np.zeros((0, self.frontend.n_mels), np.float32)
+        k = self.model.spec.frame_stack
+        steps = max(1, (window_frames or self.frontend.num_frames(self.frontend.sample_rate)) // k)
+        out_dim = self.model.spec.hidden_size * (2 if self.model.spec.bidirectional else 1)
+        self._outputs = FrameRing(steps, out_dim)
+
+    def step(self, frames: np.ndarray) -> np.ndarray | None:
+        """Run the RNN over new frames from the carried state; posteriors pooled over the ring.
+
+        Frames are grouped by `frame_stack` from the start of the stream; an incomplete group
+        waits for the next call. Returns None until the first RNN step.
+        """
+        if not self.stateful:
+            raise RuntimeError("step() needs a unidirectional model")
+        torch = self._torch
+        frames = np.concatenate([self._leftover, np.asarray(frames, np.float32)])
+        k = self.model.spec.frame_stack
+        usable = len(frames) - len(frames) % k
+        self._leftover = frames[usable:]
+        with torch.inference_mode():
+            if usable:
+                x = self.model.normalize(torch.from_numpy(np.ascontiguousarray(frames[:usable])))
+                x = x.reshape(1, usable // k, k * frames.shape[1])
+                out, self._state = self.model.rnn(x, self._state)
+                self._outputs.push(out[0].numpy())
+            if len(self._outputs) == 0:
+                return None
+            logits = self.model.classify(torch.from_numpy(self._outputs.window())[None])
+            return torch.softmax(logits.float(), dim=-1)[0].numpy()
+
+
+def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads: int | None = 1):
+    """A backend for `checkpoint`: `torch` (safetensors) or `onnx` (speechseq.onnx_runtime).
+
+    `num_threads` caps torch's CPU threads: one small window per hop gains nothing from more,
+    and a live loop should leave the other cores alone.
+    """
+    if runtime == "torch":
+        try:
+            import torch
+        except ImportError:
+            raise RuntimeError("runtime=torch needs PyTorch, which is not installed here; "
+                               "install it (pip install torch) or use runtime=onnx with an exported model") from None
+        if num_threads:
+            torch.set_num_threads(int(num_threads))
+        return TorchClassifier.from_checkpoint(checkpoint)
+    if runtime == "onnx":
+        try:
+            from speechseq.onnx_runtime import OnnxClassifier
+        except ImportError as exc:
+            raise RuntimeError(f"runtime=onnx is not available in this installation ({exc}); "
+                               f"use runtime=torch") from None
+        return OnnxClassifier(checkpoint)
+    raise ValueError(f"runtime={runtime!r}: choose one of {list(RUNTIMES)}")
+
+
+def resolve_checkpoint(checkpoint: str | None) -> str:
+    """The checkpoint to use: the one given, else the packaged pretrained default if there is one."""
+    if checkpoint:
+        return str(checkpoint)
+    try:
+        from speechseq.pretrained import default_checkpoint
+    except ImportError:
+        raise ValueError("no model given: pass checkpoint=PATH (e.g. runs/train/<run>/checkpoints/best.safetensors)") from None
+    return str(default_checkpoint())

@@ -1,0 +1,51 @@
+"""The streaming loop's numbers, computed in batches: for tuning and benchmarks over long files.
+
+`window_posteriors` gives exactly the posteriors the recognizer computes hop by hop (same frames,
+same windows), many windows per classifier call; `replay` runs the smoother over them. Sweeping
+smoothing settings then costs no model time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from speechseq.streaming.frontend import logmel
+from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
+
+
+def hop_frame_indices(n_frames: int, hop_frames: int, window_frames: int) -> np.ndarray:
+    """Indices of the last frame of each classified window (as StreamingRecognizer.feed)."""
+    ends = np.arange(hop_frames - 1, n_frames, hop_frames)
+    return ends[ends >= window_frames - 1]
+
+
+def window_posteriors(classifier, wave: np.ndarray, hop_ms: float, window_ms: float = 1000.0,
+                      batch_size: int = 256, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(times_ms, probs[n_hops, n_classes]) for the whole wave."""
+    from tqdm.auto import tqdm
+
+    spec = classifier.frontend
+    feats = logmel(wave, spec)
+    hop_frames = max(1, round(hop_ms * spec.sample_rate / 1000 / spec.hop_length))
+    window_frames = spec.num_frames(round(window_ms * spec.sample_rate / 1000))
+    ends = hop_frame_indices(len(feats), hop_frames, window_frames)
+    times = (ends * spec.hop_length + spec.n_fft) * 1000.0 / spec.sample_rate
+    windows = np.lib.stride_tricks.sliding_window_view(feats, (window_frames, feats.shape[1]))[:, 0]
+    probs = []
+    batched = getattr(classifier, "batch", None)
+    for i in tqdm(range(0, len(ends), batch_size), desc=f"posteriors hop {hop_ms:g} ms", leave=False,
+                  disable=not progress, mininterval=2.0):
+        starts = ends[i:i + batch_size] - window_frames + 1
+        chunk = windows[starts]
+        probs.append(batched(chunk) if batched else np.stack([classifier(w) for w in chunk]))
+    return times, (np.concatenate(probs) if probs else np.zeros((0, len(classifier.labels))))
+
+
+def replay(times_ms: np.ndarray, probs: np.ndarray, labels: list[str], config: SmoothingConfig) -> list[Detection]:
+    smoother = PosteriorSmoother(labels, config)
+    out = []
+    for t, p in zip(times_ms, probs):
+        det = smoother.update(float(t), p)
+        if det is not None:
+            out.append(det)
+    return out

@@ -1,0 +1,150 @@
+"""The streaming loop: audio blocks in, detections out.
+
+Every `hop_ms` of audio the classifier sees the last `window_ms` of log-mel frames (the ring)
+and its posteriors go to the smoother. Hops fall on fixed frame indices, so the detections do
+not depend on how the audio was cut into blocks.
+
+A classifier is any object with `labels`, `frontend` (FrontendSpec) and
+`__call__(features[frames, n_mels]) -> probabilities[n_classes]`. One that also has
+`step(frames) -> probabilities | None` and `reset()` (a unidirectional RNN) can run in
+stateful mode: it carries its state frame by frame instead of re-reading the window.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from speechseq.streaming.frontend import IncrementalLogMel
+from speechseq.streaming.ring import FrameRing
+from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
+
+MODES = ("window", "stateful", "auto")
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    hop_ms: float = 100.0
+    window_ms: float = 1000.0
+    mode: str = "window"     # window | stateful | auto (stateful when the model allows it)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+
+    def __post_init__(self):
+        if self.hop_ms < 10:
+            raise ValueError(f"stream.hop_ms must be at least one frame (10 ms), got {self.hop_ms}")
+        if self.window_ms < 100:
+            raise ValueError(f"stream.window_ms must be at least 100, got {self.window_ms}")
+        if self.mode not in MODES:
+            raise ValueError(f"stream.mode={self.mode!r}: choose one of {list(MODES)}")
+
+
+def supports_stateful(classifier) -> bool:
+    return callable(getattr(classifier, "step", None)) and bool(getattr(classifier, "stateful", False))
+
+
+class StreamingRecognizer:
+    def __init__(self, classifier, settings: StreamSettings = StreamSettings()):
+        self.classifier = classifier
+        self.settings = settings
+        spec = classifier.frontend
+        self.spec = spec
+        self.frontend = IncrementalLogMel(spec)
+        self.hop_frames = max(1, round(settings.hop_ms * spec.sample_rate / 1000 / spec.hop_length))
+        self.window_frames = spec.num_frames(round(settings.window_ms * spec.sample_rate / 1000))
+        if settings.mode == "stateful" and not supports_stateful(classifier):
+            raise ValueError("stream.mode=stateful needs a unidirectional model (model.bidirectional=false) "
+                             "and a runtime that carries its state; use stream.mode=window")
+        self.stateful = settings.mode == "stateful" or (settings.mode == "auto" and supports_stateful(classifier))
+        self.ring = FrameRing(self.window_frames, spec.n_mels)
+        self.smoother = PosteriorSmoother(classifier.labels, settings.smoothing)
+        self.hop_seconds: list[float] = []  # compute time per hop (classifier + smoother)
+        self.probs: np.ndarray | None = None  # the latest raw posteriors
+        self.level_dbfs = -120.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.frontend.reset()
+        self.ring.clear()
+        self.smoother.reset()
+        self._pending_state_frames: list[np.ndarray] = []
+        if self.stateful:
+            self.classifier.reset(window_frames=self.window_frames)
+        self.hop_seconds = []
+        self.probs = None
+
+    @property
+    def samples_seen(self) -> int:
+        return self.frontend.samples_in
+
+    def time_ms_of_frame(self, frame_index: int) -> float:
+        """Time at which frame `frame_index` is complete, from the start of the audio."""
+        return self.frontend.frame_end_sample(frame_index) * 1000.0 / self.spec.sample_rate
+
+    def feed(self, samples: np.ndarray) -> list[Detection]:
+        """Mono float samples at the frontend's rate -> detections that fired within them."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size:
+            rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+            self.level_dbfs = 20 * np.log10(max(rms, 1e-6))
+        first = self.frontend.frames_out
+        frames = self.frontend.push(samples)
+        detections = []
+        start = 0
+        while start < len(frames):
+            index = first + start  # absolute index of frames[start]
+            # push up to and including the next frame whose index completes a hop
+            to_boundary = (self.hop_frames - 1 - index) % self.hop_frames
+            stop = min(len(frames), start + to_boundary + 1)
+            chunk = frames[start:stop]
+            self.ring.push(chunk)
+            if self.stateful:
+                self._pending_state_frames.append(chunk)
+            last = first + stop - 1
+            if (last + 1) % self.hop_frames == 0 and self.ring.full:
+                det = self._hop(last)
+                if det is not None:
+                    detections.append(det)
+            start = stop
+        return detections
+
+    def _hop(self, last_frame: int) -> Detection | None:
+        t0 = time.perf_counter()
+        if self.stateful:
+            pending = np.concatenate(self._pending_state_frames)
+            self._pending_state_frames = []
+            probs = self.classifier.step(pending)
+        else:
+            probs = self.classifier(self.ring.window())
+        det = None
+        if probs is not None:
+            self.probs = np.asarray(probs)
+            det = self.smoother.update(self.time_ms_of_frame(last_frame), self.probs)
+        self.hop_seconds.append(time.perf_counter() - t0)
+        return det
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The k most likely classes of the latest hop (raw posteriors)."""
+        if self.probs is None:
+            return []
+        order = np.argsort(self.probs)[::-1][:k]
+        return [(self.classifier.labels[i], float(self.probs[i])) for i in order]
+
+
+def hop_timing_summary(hop_seconds: list[float]) -> dict:
+    if not hop_seconds:
+        return {"hops": 0}
+    ms = np.asarray(hop_seconds) * 1000
+    return {"hops": int(ms.size), "mean_ms": float(ms.mean()), "median_ms": float(np.median(ms)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
+
+
+def settings_from_config(knobs) -> StreamSettings:
+    """StreamSettings from the `stream` config group (any mapping with its keys)."""
+    return StreamSettings(
+        hop_ms=float(knobs["hop_ms"]), window_ms=float(knobs["window_ms"]), mode=str(knobs["mode"]),
+        smoothing=SmoothingConfig(average_window_ms=float(knobs["average_window_ms"]),
+                                  threshold=float(knobs["threshold"]),
+                                  suppression_ms=float(knobs["suppression_ms"]),
+                                  minimum_count=int(knobs["minimum_count"])))
