@@ -36,7 +36,7 @@ def mel_filterbank(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _cached_filterbank(spec: FrontendSpec) -> np.ndarray:
+def cached_filterbank(spec: FrontendSpec) -> np.ndarray:
     fb = mel_filterbank(spec).astype(np.float64)
     fb.flags.writeable = False
     return fb
@@ -72,7 +72,7 @@ def log_mel(wave: np.ndarray, spec: FrontendSpec = FrontendSpec(),
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise ValueError(f"log_mel expects a mono waveform (samples,), got shape {wave.shape}")
-    fb = _cached_filterbank(spec) if filterbank is None else np.asarray(filterbank, dtype=np.float64)
+    fb = cached_filterbank(spec) if filterbank is None else np.asarray(filterbank, dtype=np.float64)
     # float64 throughout: quiet mel bands next to loud ones keep their precision
     frames = frame_signal(wave, spec).astype(np.float64) * analysis_window(spec)
     spectrum = np.fft.rfft(frames, n=spec.n_fft, axis=-1)

@@ -11,40 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from speechseq.frontend_spec import LOG_FLOOR, FrontendSpec
+from speechseq.numpy_frontend import cached_filterbank, analysis_window, log_mel, mel_filterbank
 
-
-def hz_to_mel_htk(freq: np.ndarray | float) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + np.asarray(freq, dtype=np.float64) / 700.0)
-
-
-def mel_to_hz_htk(mel: np.ndarray | float) -> np.ndarray:
-    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
-
-
-def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
-    """(n_fft//2 + 1, n_mels) triangular HTK filters without area normalisation.
-
-    The same construction as torchaudio's `melscale_fbanks(..., norm=None, mel_scale="htk")`.
-    """
-    n_freqs = spec.n_fft // 2 + 1
-    all_freqs = np.linspace(0.0, spec.sample_rate // 2, n_freqs)
-    m_pts = np.linspace(hz_to_mel_htk(spec.f_min), hz_to_mel_htk(spec.f_max), spec.n_mels + 2)
-    f_pts = mel_to_hz_htk(m_pts)
-    f_diff = f_pts[1:] - f_pts[:-1]
-    slopes = f_pts[None, :] - all_freqs[:, None]
-    down = -slopes[:, :-2] / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    return np.maximum(0.0, np.minimum(down, up))
-
-
-def padded_window(spec: FrontendSpec) -> np.ndarray:
-    """Periodic Hann window of win_length, zero-padded to n_fft and centred (as torch.stft does)."""
-    n = np.arange(spec.win_length)
-    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / spec.win_length)
-    left = (spec.n_fft - spec.win_length) // 2
-    out = np.zeros(spec.n_fft)
-    out[left:left + spec.win_length] = window
-    return out
+__all__ = ["IncrementalLogMel", "logmel", "mel_filterbank"]
 
 
 class IncrementalLogMel:
@@ -52,8 +21,8 @@ class IncrementalLogMel:
 
     def __init__(self, spec: FrontendSpec = FrontendSpec()):
         self.spec = spec
-        self.window = padded_window(spec)
-        self.filterbank = mel_filterbank(spec)
+        self.window = analysis_window(spec)
+        self.filterbank = cached_filterbank(spec)
         self.reset()
 
     def reset(self) -> None:
@@ -86,5 +55,5 @@ class IncrementalLogMel:
 
 
 def logmel(wave: np.ndarray, spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
-    """Whole-signal log-mel, (frames, n_mels); equals LogMel on the same samples."""
-    return IncrementalLogMel(spec).push(wave)
+    """Whole-signal log-mel, (frames, n_mels); equals what IncrementalLogMel streams."""
+    return log_mel(wave, spec)
