@@ -31,6 +31,7 @@ class DataConfig:
     cache_dir: Optional[str] = "~/.cache/speechseq"
     decode_workers: int = 2
     seed: int = 0                  # fixes the unknown/silence picks of evaluation splits
+    on_device: str = "auto"        # CUDA: keep whole splits on the GPU: auto (if they fit) | true | false
 
 
 @dataclass
@@ -142,6 +143,8 @@ def validate_data(cfg) -> None:
     for key in ("silence_percentage", "unknown_percentage"):
         _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
+    _require(str(cfg.on_device).lower() in ("auto", "true", "false"), "data.on_device",
+             f"{cfg.on_device!r} is not auto, true or false")
 
 
 def validate_train(cfg) -> None:
