@@ -82,7 +82,9 @@ class BatchSource:
     def _in_place(self, batches):
         where = self.split.waves.device
         for idx in batches:
-            idx_t = torch.from_numpy(np.ascontiguousarray(idx)).to(where, non_blocking=True)
+            idx_t = torch.from_numpy(np.ascontiguousarray(idx))
+            if where.type == "cuda":  # a pinned source makes the copy truly asynchronous
+                idx_t = idx_t.pin_memory().to(where, non_blocking=True)
             waves, labels = gather_batch(self.split, idx_t, self.noise)
             yield waves.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
