@@ -418,21 +418,28 @@ def bench(cfg: DictConfig) -> dict:
                            "load_seconds": time.perf_counter() - t0, "batch_size": cfg.batch_size}
         log.info("data: %s", data.source)
         results["decode_clips_per_s"] = bench_decode(data, cfg, spec, scratch)
+        log.info("decode: %.0f clips/s", results["decode_clips_per_s"])
         results["frontend"] = bench_frontend(data, cfg, spec, device)
+        log.info("frontend: %s", {k: round(v, 1) for k, v in results["frontend"].items()})
         trainee = Trainee(cfg, spec, device, data.split, data.n_classes)
         train = {"real": run_real(trainee, data, cfg, spec, cfg.train_steps)}
+        log.info("train, real pipeline: %.1f clips/s", train["real"])
         train["baseline"] = run_baseline(trainee, data, cfg, spec)
+        log.info("train, per-clip baseline: %.1f clips/s", train["baseline"])
         if device.type == "cpu":
             if cfg.worker_variant:
                 train["real_frontend_in_worker"] = run_real_worker(trainee, data, cfg, spec, cfg.train_steps)
+                log.info("train, real with the frontend in a worker: %.1f clips/s", train["real_frontend_in_worker"])
             threads = torch.get_num_threads()
             for n in cfg.thread_sweep:
                 torch.set_num_threads(n)
                 train[f"real_threads_{n}"] = run_real(trainee, data, cfg, spec, max(2, cfg.train_steps // 2))
+                log.info("train, real with %d thread(s): %.1f clips/s", n, train[f"real_threads_{n}"])
             torch.set_num_threads(threads)
         train["speedup"] = train["real"] / train["baseline"]
         results["train_clips_per_s"] = train
         results["eval_clips_per_s"] = bench_eval(trainee, data, cfg, device)
+        log.info("evaluation: %.0f clips/s", results["eval_clips_per_s"])
         results["memory"] = {"peak_rss_mb": peak_rss_mb()}
         if device.type == "cuda":
             results["memory"]["gpu_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
