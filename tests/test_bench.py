@@ -16,6 +16,7 @@ TINY = ["synthetic=true", "synthetic_clips=256", "batch_size=16", "warmup_steps=
         "model.hidden_size=32", "model.num_layers=1"]
 
 
+@pytest.mark.slow
 def test_bench_writes_json_and_ends_with_the_speedup_line(tmp_path, capsys):
     result = bench(compose_config("bench", TINY, tmp_path))
     saved = json.loads((tmp_path / "bench.json").read_text())
