@@ -223,6 +223,36 @@ def run_real(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendS
     return steps * cfg.batch_size / seconds
 
 
+def data_only_real(data: BenchData, cfg: DictConfig, spec: FrontendSpec, device: torch.device,
+                   frontend: LogMel, model: RecurrentClassifier) -> float:
+    """clips/s of the real input pipeline alone: batches up to normalised features, no model step."""
+    a = cfg.augment
+    wave_aug = WaveAugment(data.noise, spec.sample_rate, a.time_shift_ms, a.noise_prob,
+                           a.noise_volume) if a.enabled else None
+    batches = BatchSource(data.split, data.noise, device)(endless_batches(data.split, cfg.batch_size, cfg.seed + 1))
+
+    def run(n: int) -> None:
+        with torch.no_grad():
+            for waves, _labels in itertools.islice(batches, n):
+                model.normalize(frontend(wave_aug(waves) if wave_aug is not None else waves))
+
+    run(1)
+    return cfg.baseline_steps * cfg.batch_size / timed(lambda: run(cfg.baseline_steps), device)
+
+
+def data_only_baseline(loader_factory: Callable[[], torch.utils.data.DataLoader], steps: int, bs: int,
+                       device: torch.device) -> float:
+    """clips/s of the per-clip DataLoader alone (what the model would be waiting for)."""
+    it = iter(loader_factory())
+    for _ in itertools.islice(it, 1):
+        pass
+    start = time.perf_counter()
+    for feats, labels in itertools.islice(it, steps):
+        feats.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    _sync(device)
+    return steps * bs / (time.perf_counter() - start)
+
+
 class _WorkerFeatures(torch.utils.data.Dataset):
     """Real pipeline, CPU variant: index gather + WaveAugment + LogMel of a whole batch in a worker."""
 
@@ -303,18 +333,21 @@ class PerClipDataset(torch.utils.data.Dataset):
         return torch.from_numpy(feats.astype(np.float32)), int(self.labels[i])
 
 
-def run_baseline(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec) -> float:
-    steps, bs = cfg.baseline_steps, cfg.batch_size
-    need = (cfg.warmup_steps + steps) * bs
+def baseline_loader(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec) -> torch.utils.data.DataLoader:
+    bs = cfg.batch_size
+    need = (cfg.warmup_steps + cfg.baseline_steps + 1) * bs
     reps = -(-need // len(data.wav_paths))
     paths = (data.wav_paths * reps)[:need]
     labels = np.tile(data.wav_labels, reps)[:need]
     dataset = PerClipDataset(paths, labels, data.noise.segments.cpu().numpy(), spec, cfg,
                              trainee.model.feature_mean.cpu().numpy(), trainee.model.feature_std.cpu().numpy())
-    loader = torch.utils.data.DataLoader(dataset, batch_size=bs, shuffle=True, num_workers=cfg.baseline_workers,
-                                         drop_last=True, pin_memory=trainee.device.type == "cuda",
-                                         persistent_workers=False)
-    it = iter(loader)
+    return torch.utils.data.DataLoader(dataset, batch_size=bs, shuffle=True, num_workers=cfg.baseline_workers,
+                                       drop_last=True, pin_memory=trainee.device.type == "cuda")
+
+
+def run_baseline(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec) -> float:
+    steps, bs = cfg.baseline_steps, cfg.batch_size
+    it = iter(baseline_loader(trainee, data, cfg, spec))
     dev = trainee.device
 
     def run(n: int) -> None:
@@ -358,6 +391,13 @@ def bench_frontend(data: BenchData, cfg: DictConfig, spec: FrontendSpec, device:
     librosa_logmel(clips[0], spec)  # first call imports and warms librosa
     out["librosa_per_clip"] = k / timed(lambda: [librosa_logmel(c, spec) for c in clips], torch.device("cpu"))
     out["logmel_cpu_over_librosa"] = out["logmel_cpu"] / out["librosa_per_clip"]
+    try:  # librosa's mel projection is a BLAS call; on a busy machine its spinning threads dominate
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return out
+    with threadpool_limits(limits=1, user_api="blas"):
+        out["librosa_per_clip_1_blas_thread"] = k / timed(lambda: [librosa_logmel(c, spec) for c in clips],
+                                                           torch.device("cpu"))
     return out
 
 
@@ -438,6 +478,11 @@ def bench(cfg: DictConfig) -> dict:
             torch.set_num_threads(threads)
         train["speedup"] = train["real"] / train["baseline"]
         results["train_clips_per_s"] = train
+        results["input_pipeline_clips_per_s"] = {
+            "real": data_only_real(data, cfg, spec, device, trainee.frontend, trainee.model),
+            "baseline": data_only_baseline(lambda: baseline_loader(trainee, data, cfg, spec), cfg.baseline_steps,
+                                           cfg.batch_size, device)}
+        log.info("input pipeline alone: %s", {k: round(v, 1) for k, v in results["input_pipeline_clips_per_s"].items()})
         results["eval_clips_per_s"] = bench_eval(trainee, data, cfg, device)
         log.info("evaluation: %.0f clips/s", results["eval_clips_per_s"])
         results["memory"] = {"peak_rss_mb": peak_rss_mb()}
@@ -458,14 +503,20 @@ def format_table(r: dict) -> str:
             ("LogMel, batched, CPU", f"{f['logmel_cpu']:,.0f}", f"{f['logmel_cpu_over_librosa']:.1f}x librosa")]
     if "logmel_gpu" in f:
         rows.append(("LogMel, batched, GPU", f"{f['logmel_gpu']:,.0f}", f"{f['logmel_gpu'] / f['librosa_per_clip']:.0f}x librosa"))
-    rows += [("librosa melspectrogram, per clip", f"{f['librosa_per_clip']:,.0f}", "1 process"),
-             ("train: real pipeline", f"{t['real']:,.0f}", f"batch {r['data']['batch_size']}, fwd+bwd+step"),
+    rows.append(("librosa melspectrogram, per clip", f"{f['librosa_per_clip']:,.0f}", "1 process, default BLAS threads"))
+    if "librosa_per_clip_1_blas_thread" in f:
+        rows.append(("librosa melspectrogram, per clip", f"{f['librosa_per_clip_1_blas_thread']:,.0f}",
+                     "1 process, 1 BLAS thread"))
+    rows += [("train: real pipeline", f"{t['real']:,.0f}", f"batch {r['data']['batch_size']}, fwd+bwd+step"),
              ("train: per-clip baseline", f"{t['baseline']:,.0f}",
               f"soundfile+librosa, {r['config']['baseline_workers']} DataLoader workers")]
     if "real_frontend_in_worker" in t:
         rows.append(("train: real, frontend in 1 worker", f"{t['real_frontend_in_worker']:,.0f}", "CPU variant"))
     for key in sorted(k for k in t if k.startswith("real_threads_")):
         rows.append((f"train: real, {key.rsplit('_', 1)[1]} torch thread(s)", f"{t[key]:,.0f}", ""))
+    ip = r["input_pipeline_clips_per_s"]
+    rows += [("input pipeline alone: real", f"{ip['real']:,.0f}", "index gather + noise/shift + LogMel, no model"),
+             ("input pipeline alone: per-clip", f"{ip['baseline']:,.0f}", "the baseline DataLoader, no model")]
     rows.append(("evaluation", f"{r['eval_clips_per_s']:,.0f}", f"batch {r['config']['eval_batch_size']}"))
     mem = r["memory"]
     extra = f", GPU max allocated {mem['gpu_max_allocated_mb']:,.0f} MB" if "gpu_max_allocated_mb" in mem else ""
