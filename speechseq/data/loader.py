@@ -140,24 +140,28 @@ class BatchSource:
                     raise item
                 copied = self._copy(item, stream)
                 if pending is not None:
-                    yield self._finish(pending, stream)
+                    yield self._finish(pending)
                 pending = copied
             if pending is not None:
-                yield self._finish(pending, stream)
+                yield self._finish(pending)
         finally:
             done.set()
             thread.join(timeout=5)
 
     def _copy(self, host, stream):
         if stream is None:
-            return tuple(t.to(self.device) for t in host)
+            return tuple(t.to(self.device) for t in host), None
         with torch.cuda.stream(stream):
-            return tuple(t.to(self.device, non_blocking=True) for t in host)
+            dev = tuple(t.to(self.device, non_blocking=True) for t in host)
+            done = torch.cuda.Event()
+            done.record(stream)
+        return dev, done
 
-    def _finish(self, dev, stream):
-        if stream is not None:
+    def _finish(self, copied):
+        dev, done = copied
+        if done is not None:
             current = torch.cuda.current_stream(self.device)
-            current.wait_stream(stream)
+            current.wait_event(done)  # this batch's copy only, not the one issued after it
             for t in dev:  # the caching allocator must not reuse these before `current` is done
                 t.record_stream(current)
         rows, labels, local = dev
