@@ -31,6 +31,7 @@ class DataConfig:
     cache_dir: Optional[str] = "~/.cache/speechseq"
     decode_workers: int = 2
     seed: int = 0                  # fixes the unknown/silence picks of evaluation splits
+    on_device: str = "auto"        # CUDA: keep whole splits on the GPU: auto (if they fit) | true | false
 
 
 @dataclass
@@ -173,6 +174,37 @@ class ExportConfig:
     debug: bool = False
 
 
+@dataclass
+class BenchConfig:
+    """speechseq-bench: throughput of decoding, the frontend, training and evaluation."""
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    synthetic: bool = False              # synthetic waveforms instead of data.root
+    synthetic_clips: Optional[int] = None  # null: full v2 size (105,829) on CUDA, 8,192 on CPU
+    device: str = "auto"
+    precision: str = "auto"
+    num_threads: int = 0                 # torch CPU threads; 0 = all cores
+    interop_threads: int = 0             # torch inter-op threads; 0 = torch's default
+    batch_size: int = 128
+    eval_batch_size: int = 512
+    warmup_steps: int = 2
+    train_steps: int = 8
+    baseline_steps: int = 8
+    baseline_workers: int = 2            # DataLoader workers of the per-clip baseline
+    decode_clips: int = 1000
+    frontend_clips: int = 2048
+    librosa_clips: int = 200
+    eval_clips: int = 2048
+    thread_sweep: List[int] = field(default_factory=lambda: [1, 2])  # CPU only; [] skips
+    worker_variant: bool = True          # CPU only: the real pipeline with its frontend in a DataLoader worker
+    seed: int = 0
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    debug: bool = False
+
+
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
@@ -180,6 +212,7 @@ def register_configs() -> None:
     cs.store(name="export_schema", node=ExportConfig)
     cs.store(name="stream_schema", node=StreamConfig)
     cs.store(name="listen_schema", node=ListenConfig)
+    cs.store(name="bench_schema", node=BenchConfig)
 
 
 def _require(cond: bool, key: str, message: str) -> None:
@@ -194,6 +227,8 @@ def validate_data(cfg) -> None:
     for key in ("silence_percentage", "unknown_percentage"):
         _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
+    _require(str(cfg.on_device).lower() in ("auto", "true", "false"), "data.on_device",
+             f"{cfg.on_device!r} is not auto, true or false")
 
 
 def validate_eval(cfg) -> None:
@@ -243,3 +278,18 @@ def validate_train(cfg) -> None:
     _require(0 <= a.noise_prob <= 1, "augment.noise_prob", "must be within 0..1")
     for key in ("time_shift_ms", "noise_volume", "freq_mask_param", "num_freq_masks", "time_mask_param", "num_time_masks"):
         _require(a[key] >= 0, f"augment.{key}", f"must not be negative, got {a[key]}")
+
+
+def validate_bench(cfg) -> None:
+    validate_data(cfg.data)
+    for key in ("batch_size", "eval_batch_size", "train_steps", "baseline_steps", "decode_clips", "frontend_clips",
+                "librosa_clips", "eval_clips"):
+        _require(cfg[key] > 0, key, f"must be positive, got {cfg[key]}")
+    for key in ("warmup_steps", "baseline_workers", "num_threads", "interop_threads"):
+        _require(cfg[key] >= 0, key, f"must not be negative, got {cfg[key]}")
+    _require(cfg.synthetic_clips is None or cfg.synthetic_clips >= cfg.batch_size, "synthetic_clips",
+             "must be at least batch_size")
+    _require(all(n > 0 for n in cfg.thread_sweep), "thread_sweep", "thread counts must be positive")
+    _require(cfg.precision in ("auto", "fp32", "fp16", "bf16"), "precision", f"{cfg.precision!r} is not auto, fp32, fp16 or bf16")
+    _require(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
+             f"{cfg.device!r} is not auto, cpu or cuda[:N]")

@@ -92,3 +92,33 @@ class StopFlag:
 
     def __bool__(self) -> bool:
         return self.signal is not None
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group cleanly (no-op when none was joined)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_(tensor: torch.Tensor, info: DistInfo, op: str = "sum") -> torch.Tensor:
+    """In-place all-reduce over the ranks (identity when alone); `op` is sum or max."""
+    if info.enabled:
+        import torch.distributed as dist
+
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+    return tensor
+
+
+def dump_rank_weights(model: torch.nn.Module, info: DistInfo) -> None:
+    """When SPEECHSEQ_RANK_WEIGHTS_DIR is set, each rank saves its final state_dict there.
+
+    The DDP test compares the files of all ranks: data-parallel ranks must end with identical weights.
+    """
+    folder = os.environ.get("SPEECHSEQ_RANK_WEIGHTS_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save(state, os.path.join(folder, f"rank{info.rank}.pt"))

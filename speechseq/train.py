@@ -27,8 +27,9 @@ from speechseq.checkpoint import (check_resume_state, load_inference, load_resum
                                   save_resume_state)
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import validate_train
-from speechseq.data.batches import batch_indices, gather_batch
+from speechseq.data.batches import batch_indices
 from speechseq.data.layout import scan_dataset
+from speechseq.data.loader import BatchSource, choose_on_device, move_split
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.evaluate import score_split, write_report
 from speechseq.features import FrontendSpec, LogMel
@@ -37,7 +38,8 @@ from speechseq.inference import evaluation_indices, predict_split
 from speechseq.labels import LabelSet, make_label_set
 from speechseq.metrics import format_report_table
 from speechseq.model import ModelSpec, RecurrentClassifier, count_parameters
-from speechseq.runtime import DistInfo, StopFlag, configure_threads, init_distributed, resolve_device
+from speechseq.runtime import (DistInfo, StopFlag, all_reduce_, configure_threads, dump_rank_weights,
+                               init_distributed, resolve_device, shutdown_distributed)
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,9 @@ def train(cfg: DictConfig) -> dict:
     else:
         fit_normalization(model, frontend, data.train, device, seed=t.seed)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    # Fused AdamW on CUDA takes GradScaler's inf check on the device: no host sync per step.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
+                                  fused=device.type == "cuda")
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
     train_model: nn.Module = model
@@ -205,9 +209,12 @@ def train(cfg: DictConfig) -> dict:
     train_split = data.train
     val_split = data.validation
     noise = data.noise.to(device)
-    if device.type == "cuda":  # whole splits live on the GPU as int16; batches are drawn there
-        train_split = _split_to(train_split, device)
-        val_split = _split_to(val_split, device)
+    if choose_on_device(cfg.data.on_device, device, [train_split, val_split]):
+        # whole splits live on the GPU as int16; batches are drawn there
+        train_split = move_split(train_split, device)
+        val_split = move_split(val_split, device)
+    val_noise = noise if val_split.waves.device == device else data.noise  # silence drawn where the clips are
+    train_source = BatchSource(train_split, noise, device)
     wave_aug = WaveAugment(noise, spec.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_prob,
                            cfg.augment.noise_volume) if cfg.augment.enabled else None
     spec_aug = SpecAugment(cfg.augment.freq_mask_param, cfg.augment.num_freq_masks, cfg.augment.time_mask_param,
@@ -242,18 +249,17 @@ def train(cfg: DictConfig) -> dict:
             correct = torch.zeros((), device=device, dtype=torch.long)
             seen = 0
             batches = batch_indices(indices, t.batch_size, rng, dist.rank, dist.world_size)
-            bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{t.max_epochs}", unit="step",
-                       leave=False, disable=not (t.progress and dist.is_main))
-            for step, idx in enumerate(bar):
-                if stop:
+            bar = tqdm(train_source(batches), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{t.max_epochs}",
+                       unit="step", leave=False, disable=not (t.progress and dist.is_main))
+            stopping = False
+            for step, (waves, labels) in enumerate(bar):
+                if _stop_now(stop, step, t.log_every, dist, device):
+                    stopping = True
                     break
                 global_step = epoch * steps_per_epoch + step
                 lr = learning_rate(global_step, total_steps, cfg.optim)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                idx_t = torch.from_numpy(idx).to(train_split.waves.device, non_blocking=True)
-                waves, labels = gather_batch(train_split, idx_t, noise)
-                waves, labels = waves.to(device, non_blocking=True), labels.to(device, non_blocking=True)
                 if wave_aug is not None:
                     waves = wave_aug(waves)
                 autocast = torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext()
@@ -270,9 +276,9 @@ def train(cfg: DictConfig) -> dict:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
-                loss_sum += loss.detach() * len(idx)
+                loss_sum += loss.detach() * len(labels)
                 correct += (logits.argmax(-1) == labels).sum()
-                seen += len(idx)
+                seen += len(labels)
                 # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
                 if device.type == "cpu" or step % t.log_every == 0:
                     value = loss.item()
@@ -285,12 +291,11 @@ def train(cfg: DictConfig) -> dict:
                     if step % t.log_every == 0:
                         bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
             bar.close()
-            if stop:
+            if stopping or _stop_agreed(stop, dist, device):
                 status = "interrupted"
                 break
-            train_loss = (loss_sum / max(seen, 1)).item()
-            train_acc = correct.item() / max(seen, 1)
-            targets, probs = predict_split(model, frontend, val_split, val_indices, noise, t.eval_batch_size,
+            train_loss, train_acc = _epoch_means(loss_sum, correct, seen, dist, device)
+            targets, probs = predict_split(model, frontend, val_split, val_indices, val_noise, t.eval_batch_size,
                                            device, seed=cfg.data.seed)
             val_acc = float((probs.argmax(1) == targets).mean())
             row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc,
@@ -315,18 +320,20 @@ def train(cfg: DictConfig) -> dict:
         if stop:  # a signal during the last epoch's validation: saved, but skip the test pass too
             status = "interrupted"
     runlog.close()
+    dump_rank_weights(model, dist)
     summary = {"status": status, "best_val_acc": best_val, "best_epoch": best_epoch, "parameters": n_params,
                "epochs_completed": len(history), "train_seconds": time.perf_counter() - t_start,
                "best_checkpoint": str(best_path), "last_checkpoint": str(last_path), "output_dir": str(out_dir)}
     if status == "interrupted":
+        sig = stop.signal or signal.SIGTERM  # under DDP a rank may stop because another rank got the signal
         if dist.is_main:
-            name = signal.Signals(stop.signal).name
+            name = signal.Signals(sig).name
             if last_path.exists():
                 log.warning("stopped by %s; epochs 1-%d are saved: resume with trainer.resume=%s", name,
                             len(history), last_path)
             else:
                 log.warning("stopped by %s before the first epoch ended; nothing to resume", name)
-        summary["signal"] = int(stop.signal)
+        summary["signal"] = int(sig)
         return summary
     if dist.is_main and data.test is not None and best_path.exists():
         loaded = load_inference(best_path, map_location=device)
@@ -361,10 +368,29 @@ def explain_write_failure(last_path: Path):
         raise OutputWriteError(f"could not write the run's outputs: {exc.strerror or exc}{where}; {kept}") from None
 
 
-def _split_to(split: SplitData, device: torch.device) -> SplitData:
-    from dataclasses import replace
+def _stop_agreed(stop: StopFlag, dist: DistInfo, device: torch.device) -> bool:
+    """Alone: whether a signal came. Under DDP: whether any rank got one (all must stop at the same step)."""
+    if not dist.enabled:
+        return bool(stop)
+    flag = torch.tensor([1 if stop else 0], device=device)
+    return bool(all_reduce_(flag, dist, op="max").item())
 
-    return replace(split, waves=split.waves.to(device), labels=split.labels.to(device))
+
+def _stop_now(stop: StopFlag, step: int, every: int, dist: DistInfo, device: torch.device) -> bool:
+    # Under DDP the ranks agree every `every` steps (one tiny all-reduce), not every step.
+    if not dist.enabled:
+        return bool(stop)
+    return step % every == 0 and _stop_agreed(stop, dist, device)
+
+
+def _epoch_means(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, dist: DistInfo,
+                 device: torch.device) -> tuple[float, float]:
+    """Training loss and accuracy of the epoch over all ranks' shards."""
+    if dist.enabled:
+        totals = all_reduce_(torch.stack([loss_sum.float(), correct.float(),
+                                          torch.tensor(float(seen), device=device)]), dist)
+        loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
+    return (loss_sum / max(seen, 1)).item(), correct.item() / max(seen, 1)
 
 
 def _describe(spec: ModelSpec) -> str:
@@ -378,7 +404,10 @@ def main(cfg: DictConfig) -> float | None:
     result: dict = {}
 
     def run() -> int:
-        summary = train(cfg)
+        try:
+            summary = train(cfg)
+        finally:
+            shutdown_distributed()
         result.update(summary)
         if summary["status"] == "interrupted":
             return 128 + summary["signal"]

@@ -16,6 +16,7 @@ from speechseq.labels import COMMANDS_10
 
 SR = 16000
 REPO = Path(__file__).resolve().parents[1]
+# SPEECHSEQ_MINI points elsewhere when the repository is not next to shared/ (e.g. a git worktree).
 MINI = Path(os.environ.get("SPEECHSEQ_MINI") or REPO.parent / "shared" / "data" / "speech_commands_mini")
 FILLERS = ("cat", "dog", "bed")
 
