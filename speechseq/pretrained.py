@@ -44,7 +44,7 @@ with speechseq so that `speechseq-listen` / `speechseq-stream` work without a `c
 | Architecture | {architecture} |
 | Parameters | {parameters:,} |
 | Input | 1 s of 16 kHz mono audio -> {n_mels} log-mel bands, 10 ms hop ({frames} frames) |
-| Training data | `{data_root}`: the speechseq mini subset of Google Speech Commands v0.02 ({train_clips} training clips per epoch) |
+| Training data | `{data_root}`: a subset of Google Speech Commands (v0.01 and v0.02 recordings) ({train_clips} training clips per epoch) |
 | Epochs | {epochs} (best validation epoch: {best_epoch}) |
 | Validation accuracy | {val_acc:.4f} |
 | **Test accuracy (mini test split)** | **{test_acc:.4f}** (n = {test_n}, macro F1 {macro_f1:.4f}) |
