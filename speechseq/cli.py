@@ -41,6 +41,10 @@ def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) ->
 
     try:
         code = fn()
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     except MissingMandatoryValue as exc:
         if debug:
             raise

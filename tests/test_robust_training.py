@@ -189,14 +189,16 @@ def test_sigterm_during_the_last_validation_saves_and_leaves_the_test_pass_to_th
 
 
 def test_sigterm_in_the_first_epoch_says_there_is_nothing_to_resume(synthetic_root, tmp_path, monkeypatch, caplog):
-    real_gather = train_mod.gather_batch
+    import speechseq.data.loader as loader_mod
+
+    real_gather = loader_mod.gather_batch
 
     def gather_then_sigterm(*args, **kwargs):
-        monkeypatch.setattr(train_mod, "gather_batch", real_gather)
+        monkeypatch.setattr(loader_mod, "gather_batch", real_gather)
         os.kill(os.getpid(), signal.SIGTERM)
         return real_gather(*args, **kwargs)
 
-    monkeypatch.setattr(train_mod, "gather_batch", gather_then_sigterm)
+    monkeypatch.setattr(loader_mod, "gather_batch", gather_then_sigterm)
     summary = train(compose_config("train", overrides(synthetic_root, tmp_path / "cache", 2), tmp_path / "run"))
     assert summary["status"] == "interrupted" and summary["epochs_completed"] == 0
     assert not Path(summary["last_checkpoint"]).exists()

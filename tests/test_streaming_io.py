@@ -233,6 +233,20 @@ def test_speechseq_stream_console_script(tiny_checkpoint, tmp_path):
     assert out.stdout.splitlines()[0] == "time_ms,label,score"
     assert "real-time factor" in out.stderr and "hops (window mode)" in out.stderr
     assert not (tmp_path / "outputs").exists() and not (tmp_path / ".hydra").exists()
-    bad = subprocess.run(cmd + [f"input={tmp_path / 'in.wav'}"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)
-    assert bad.returncode == 2 and "checkpoint=" in bad.stderr and "Traceback" not in bad.stderr
+    shipped = subprocess.run(cmd + [f"input={tmp_path / 'in.wav'}"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)  # no checkpoint=: the model shipped in the package
+    assert shipped.returncode == 0, shipped.stderr
+    assert shipped.stdout.splitlines()[0] == "time_ms,label,score"
+    bad = subprocess.run(cmd + [f"checkpoint={tmp_path / 'nope.safetensors'}", f"input={tmp_path / 'in.wav'}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "nope.safetensors" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_without_a_shipped_model_the_error_asks_for_a_checkpoint(monkeypatch):
+    import speechseq.pretrained as pretrained
+    from speechseq.streaming.backends import resolve_checkpoint
+
+    monkeypatch.setattr(pretrained, "SUFFIXES", {k: ".missing" for k in pretrained.SUFFIXES})
+    with pytest.raises(FileNotFoundError, match="checkpoint="):
+        resolve_checkpoint(None)
+    assert resolve_checkpoint("given.safetensors") == "given.safetensors"

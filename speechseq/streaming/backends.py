@@ -109,12 +109,12 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
     raise ValueError(f"runtime={runtime!r}: choose one of {list(RUNTIMES)}")
 
 
-def resolve_checkpoint(checkpoint: str | None) -> str:
-    """The checkpoint to use: the one given, else the packaged pretrained default if there is one."""
+def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:
+    """The checkpoint to use: the one given, else the packaged pretrained model for `runtime`."""
     if checkpoint:
         return str(checkpoint)
     try:
         from speechseq.pretrained import default_checkpoint
     except ImportError:
         raise ValueError("no model given: pass checkpoint=PATH (e.g. runs/train/<run>/checkpoints/best.safetensors)") from None
-    return str(default_checkpoint())
+    return str(default_checkpoint(runtime))

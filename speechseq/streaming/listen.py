@@ -73,7 +73,7 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
         list_devices(stdout)
         return None
     settings = settings_from_config(cfg.stream)
-    checkpoint = resolve_checkpoint(cfg.checkpoint) if classifier is None else None
+    checkpoint = resolve_checkpoint(cfg.checkpoint, cfg.runtime) if classifier is None else None
     if source is None:  # find the device before the (slower) model load
         source = MicrophoneSource(cfg.device, block_ms=cfg.block_ms)
     if classifier is None:

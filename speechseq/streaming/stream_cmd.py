@@ -36,7 +36,7 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
         raise ValueError("pass input=FILE.wav, or input=- for raw 16-bit 16 kHz mono PCM on stdin")
     settings = settings_from_config(cfg.stream)
     if classifier is None:
-        classifier = load_classifier(resolve_checkpoint(cfg.checkpoint), cfg.runtime, num_threads=cfg.num_threads)
+        classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime, num_threads=cfg.num_threads)
     recognizer = StreamingRecognizer(classifier, settings)
     source = open_source(cfg.input, classifier.frontend.sample_rate, cfg.block_ms, cfg.realtime, stdin)
     out = open(cfg.output, "w", newline="") if cfg.output else stdout
