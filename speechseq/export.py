@@ -26,6 +26,7 @@ from speechseq.checkpoint import CheckpointError, load_inference
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import ConfigError
 from speechseq.fsutil import atomic_path, atomic_write_text
+from speechseq.onnx_runtime import metadata_path  # one definition of where model.json lives
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,6 @@ class ProbabilityHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.model(features), dim=-1)
-
-
-def metadata_path(onnx_path: str | Path) -> Path:
-    """model.onnx -> model.json (the runtime looks for it there)."""
-    return Path(onnx_path).with_suffix(".json")
 
 
 def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSET) -> dict:

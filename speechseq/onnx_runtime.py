@@ -22,8 +22,9 @@ class OnnxModelError(ValueError):
     """An exported model that cannot be used; the message says why."""
 
 
-def _metadata_path(onnx_path: Path) -> Path:
-    return onnx_path.with_suffix(".json")  # the exporter writes model.json beside model.onnx
+def metadata_path(onnx_path: str | Path) -> Path:
+    """model.onnx -> model.json: where speechseq-export writes the metadata and the runtime reads it."""
+    return Path(onnx_path).with_suffix(".json")
 
 
 class OnnxClassifier:
@@ -38,7 +39,7 @@ class OnnxClassifier:
                                  f"not a {path.suffix or 'suffix-less'} file")
         if not path.is_file():
             raise OnnxModelError(f"ONNX model {path} does not exist")
-        meta_path = _metadata_path(path)
+        meta_path = metadata_path(path)
         if not meta_path.is_file():
             raise OnnxModelError(f"{meta_path} is missing: speechseq-export writes it beside {path.name}; "
                                  f"keep the two files together")
