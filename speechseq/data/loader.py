@@ -105,27 +105,25 @@ class BatchSource:
         done = threading.Event()
         end = object()
 
+        def put(item) -> bool:
+            """Hand `item` to the consumer, waiting for room; False once the consumer has gone."""
+            while not done.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def produce():
             try:
                 for idx in batches:
-                    item = self.host_batch(idx)
-                    while not done.is_set():
-                        try:
-                            q.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if done.is_set():
+                    if not put(self.host_batch(idx)):
                         return
                 item = end
             except BaseException as exc:  # handed to the consumer, raised there
                 item = exc
-            while not done.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
+            put(item)
 
         thread = threading.Thread(target=produce, name="batch-prefetch", daemon=True)
         thread.start()
