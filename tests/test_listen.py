@@ -8,7 +8,6 @@ import threading
 import time
 import sys
 
-import numpy as np
 import pytest
 
 from speechseq.streaming.listen import run_listen

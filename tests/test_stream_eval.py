@@ -13,7 +13,7 @@ from speechseq.streaming.offline import replay, window_posteriors
 from speechseq.streaming.recognizer import StreamingRecognizer, StreamSettings
 from speechseq.streaming.scoring import score_detections
 from speechseq.streaming.smoothing import Detection, SmoothingConfig
-from speechseq.streaming.synth_stream import build_stream, read_labels, speech_end_ms, write_stream
+from speechseq.streaming.synth_stream import read_labels, speech_end_ms
 from tests.conftest import REPO, compose_config
 from tests.streaming_helpers import ToneClassifier, tone_stream
 
@@ -73,7 +73,6 @@ def test_make_stream_wav_script(synthetic_root, tmp_path):
 
 
 def test_eval_mode_stream_writes_a_report(tmp_path):
-    import torch
 
     from speechseq.checkpoint import save_inference
     from speechseq.features import FrontendSpec

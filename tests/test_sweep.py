@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from speechseq.train import main as train_main
-from tests.conftest import REPO
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install 'speechseq[sweep]'")
 

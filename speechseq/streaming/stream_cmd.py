@@ -66,7 +66,7 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
                "dropped_bytes": getattr(source, "dropped_bytes", 0)}
     print(format_summary(summary), file=stderr)
     if summary["dropped_bytes"]:
-        print(f"speechseq-stream: warning: input ended with an odd byte (half a 16-bit sample); dropped it",
+        print("speechseq-stream: warning: input ended with an odd byte (half a 16-bit sample); dropped it",
               file=stderr)
     return summary
 
