@@ -31,8 +31,8 @@ try "gpu tests" timeout 180 "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:ca
 
 step "benchmark: synthetic full v2 size, default model, batch 1024"
 bench1() {
-  timeout 150 "$PY" -m speechseq.bench synthetic=true batch_size=1024 eval_batch_size=4096 warmup_steps=5 \
-      train_steps=60 baseline_steps=4 baseline_workers=8 decode_clips=2000 frontend_clips=4096 librosa_clips=200 \
+  timeout 200 "$PY" -m speechseq.bench synthetic=true batch_size=1024 eval_batch_size=4096 warmup_steps=5 \
+      train_steps=60 baseline_steps=16 baseline_workers=8 decode_clips=2000 frontend_clips=4096 librosa_clips=200 \
       eval_clips=32768 hydra.run.dir="$OUT/bench" > "$OUT/bench.txt" 2>&1
   local rc=$?
   grep -av "clip/s\]\|it/s\]" "$OUT/bench.txt" | tail -25

@@ -157,6 +157,20 @@ def endless_batches(split: SplitData, batch_size: int, seed: int) -> Iterator[np
         yield from batch_indices(split.draw(rng), batch_size, rng, drop_last=True)
 
 
+def loader_schedule(workers: int, warmup: int, steps: int, prefetch_factor: int = 2) -> tuple[int, int]:
+    """(warm-up, timed) batch counts that time a DataLoader in its steady state.
+
+    W workers hold up to W * prefetch_factor finished batches, and they work in rounds of W. Timing
+    batches that were made during warm-up credits the loader with work done before the clock
+    started (this once showed a per-clip baseline at 58x its real rate), so warm-up eats that
+    backlog and both counts are whole rounds.
+    """
+    if workers <= 0:
+        return warmup, steps
+    rounds = -(-(warmup + workers * prefetch_factor) // workers)
+    return rounds * workers, -(-max(steps, workers) // workers) * workers
+
+
 # ------------------------------------------------------------------------------------ the pipelines
 
 
@@ -240,17 +254,18 @@ def data_only_real(data: BenchData, cfg: DictConfig, spec: FrontendSpec, device:
     return cfg.baseline_steps * cfg.batch_size / timed(lambda: run(cfg.baseline_steps), device)
 
 
-def data_only_baseline(loader_factory: Callable[[], torch.utils.data.DataLoader], steps: int, bs: int,
-                       device: torch.device) -> float:
-    """clips/s of the per-clip DataLoader alone (what the model would be waiting for)."""
-    it = iter(loader_factory())
-    for _ in itertools.islice(it, 1):
+def data_only_baseline(loader: torch.utils.data.DataLoader, warmup: int, steps: int, device: torch.device) -> float:
+    """clips/s of the per-clip DataLoader alone (what the model would be waiting for), in steady state."""
+    warmup, steps = loader_schedule(loader.num_workers, warmup, steps)
+    it = iter(loader)
+    for _ in itertools.islice(it, warmup):
         pass
-    start = time.perf_counter()
-    for feats, labels in itertools.islice(it, steps):
-        feats.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-    _sync(device)
-    return steps * bs / (time.perf_counter() - start)
+
+    def run() -> None:
+        for feats, labels in itertools.islice(it, steps):
+            feats.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+    return steps * loader.batch_size / timed(run, device)
 
 
 class _WorkerFeatures(torch.utils.data.Dataset):
@@ -275,7 +290,8 @@ class _WorkerFeatures(torch.utils.data.Dataset):
 
 
 def run_real_worker(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec, steps: int) -> float:
-    loader = torch.utils.data.DataLoader(_WorkerFeatures(data, cfg, spec, cfg.warmup_steps + steps),
+    warmup, steps = loader_schedule(1, cfg.warmup_steps, steps)
+    loader = torch.utils.data.DataLoader(_WorkerFeatures(data, cfg, spec, warmup + steps),
                                          batch_size=None, num_workers=1)
     it = iter(loader)
 
@@ -283,7 +299,7 @@ def run_real_worker(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: Fr
         for feats, labels in itertools.islice(it, n):
             trainee.step(trainee.model.normalize(feats), labels)
 
-    run(cfg.warmup_steps)
+    run(warmup)
     seconds = timed(lambda: run(steps), trainee.device)
     return steps * cfg.batch_size / seconds
 
@@ -335,7 +351,7 @@ class PerClipDataset(torch.utils.data.Dataset):
 
 def baseline_loader(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec) -> torch.utils.data.DataLoader:
     bs = cfg.batch_size
-    need = (cfg.warmup_steps + cfg.baseline_steps + 1) * bs
+    need = (sum(loader_schedule(cfg.baseline_workers, cfg.warmup_steps, cfg.baseline_steps)) + 1) * bs
     reps = -(-need // len(data.wav_paths))
     paths = (data.wav_paths * reps)[:need]
     labels = np.tile(data.wav_labels, reps)[:need]
@@ -346,7 +362,7 @@ def baseline_loader(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: Fr
 
 
 def run_baseline(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec) -> float:
-    steps, bs = cfg.baseline_steps, cfg.batch_size
+    warmup, steps = loader_schedule(cfg.baseline_workers, cfg.warmup_steps, cfg.baseline_steps)
     it = iter(baseline_loader(trainee, data, cfg, spec))
     dev = trainee.device
 
@@ -354,9 +370,9 @@ def run_baseline(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: Front
         for feats, labels in itertools.islice(it, n):
             trainee.step(feats.to(dev, non_blocking=True), labels.to(dev, non_blocking=True))
 
-    run(cfg.warmup_steps)
+    run(warmup)
     seconds = timed(lambda: run(steps), dev)
-    return steps * bs / seconds
+    return steps * cfg.batch_size / seconds
 
 
 # ------------------------------------------------------------------------------------------ sections
@@ -445,6 +461,7 @@ def bench(cfg: DictConfig) -> dict:
     device = resolve_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+        torch.cuda.init()  # the allocator's statistics exist only once CUDA is initialised
         torch.cuda.reset_peak_memory_stats(device)
     spec = frontend_spec(cfg)
     out_dir = Path(cfg.paths.output_dir)
@@ -480,8 +497,8 @@ def bench(cfg: DictConfig) -> dict:
         results["train_clips_per_s"] = train
         results["input_pipeline_clips_per_s"] = {
             "real": data_only_real(data, cfg, spec, device, trainee.frontend, trainee.model),
-            "baseline": data_only_baseline(lambda: baseline_loader(trainee, data, cfg, spec), cfg.baseline_steps,
-                                           cfg.batch_size, device)}
+            "baseline": data_only_baseline(baseline_loader(trainee, data, cfg, spec), cfg.warmup_steps,
+                                           cfg.baseline_steps, device)}
         log.info("input pipeline alone: %s", {k: round(v, 1) for k, v in results["input_pipeline_clips_per_s"].items()})
         results["eval_clips_per_s"] = bench_eval(trainee, data, cfg, device)
         log.info("evaluation: %.0f clips/s", results["eval_clips_per_s"])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from speechseq.bench import FrontendSpec, bench, librosa_logmel
+from speechseq.bench import FrontendSpec, bench, data_only_baseline, librosa_logmel, loader_schedule
 from speechseq.config import ConfigError
 from speechseq.features import LogMel
 from tests.conftest import compose_config
@@ -45,3 +45,36 @@ def test_librosa_baseline_features_match_the_logmel_frontend():
 def test_bad_bench_values_are_rejected_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match="train_steps"):
         bench(compose_config("bench", TINY + ["train_steps=0"], tmp_path))
+
+
+class _SlowItems:
+    """A Dataset whose items take a known time, so a DataLoader's true rate is known."""
+
+    def __init__(self, n: int, seconds_per_item: float):
+        self.n, self.seconds = n, seconds_per_item
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        import time
+
+        import torch
+
+        time.sleep(self.seconds)
+        return torch.zeros(2), 0
+
+
+def test_loader_schedule_eats_the_prefetched_backlog_in_whole_rounds():
+    assert loader_schedule(0, 3, 5) == (3, 5)
+    warmup, steps = loader_schedule(8, 5, 4)
+    assert warmup >= 5 + 8 * 2 and warmup % 8 == 0 and steps % 8 == 0 and steps >= 4
+
+
+def test_per_clip_loader_rate_is_its_steady_state_not_its_prefetch():
+    import torch
+
+    # 2 workers, 4 items of 25 ms per batch: 2 batches per 0.1 s = 80 clips/s at most.
+    loader = torch.utils.data.DataLoader(_SlowItems(4 * 40, 0.025), batch_size=4, num_workers=2)
+    rate = data_only_baseline(loader, warmup=1, steps=6, device=torch.device("cpu"))
+    assert 20 < rate < 80 * 1.25  # timing prefetched batches read several times 80 clips/s

@@ -69,3 +69,10 @@ def test_on_device_choice_on_cpu_and_bad_values():
         assert choose_on_device(mode, torch.device("cpu"), [split]) is False
     with pytest.raises(ValueError, match="data.on_device"):
         choose_on_device("sometimes", torch.device("cpu"), [split])
+
+
+def test_waves_already_on_the_device_are_gathered_in_place():
+    split = SplitData("train", torch.zeros(4, 400, dtype=torch.int16), torch.arange(4), [], np.arange(4),
+                      np.zeros(0, np.int64), 0, 0, None)
+    assert BatchSource(split, NoiseBank(torch.zeros(0, 400)), "cpu").staged is False
+    assert BatchSource(split, NoiseBank(torch.zeros(0, 400)), torch.device("cpu")).staged is False

@@ -59,6 +59,14 @@ def move_split(split: SplitData, device: torch.device) -> SplitData:
     return replace(split, waves=split.waves.to(device), labels=split.labels.to(device))
 
 
+def concrete_device(device: torch.device | str) -> torch.device:
+    """`cuda` names the current GPU; tensors report `cuda:N`, so compare with the index filled in."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 class BatchSource:
     """Turns batches of split indices into (float waves, labels) on `device`.
 
@@ -69,7 +77,7 @@ class BatchSource:
 
     def __init__(self, split: SplitData, noise: NoiseBank, device: torch.device, prefetch: int = 3,
                  staged: bool | None = None):
-        self.split, self.noise, self.device = split, noise, torch.device(device)
+        self.split, self.noise, self.device = split, noise, concrete_device(device)
         self.staged = (split.waves.device != self.device) if staged is None else staged
         self.prefetch = max(1, prefetch)
         self.cuda = self.device.type == "cuda"
