@@ -48,6 +48,25 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
+class NonFiniteWatch:
+    """Decides when a non-finite loss ends the run.
+
+    Without a GradScaler one non-finite loss is fatal. With one (fp16 on CUDA) the scaler skips a
+    step whose gradients overflow and lowers its scale, so an isolated non-finite loss is let
+    through; `patience` checks in a row mean the forward pass itself overflows, which no scale mends.
+    """
+
+    def __init__(self, scaler_enabled: bool, patience: int = 3):
+        self.scaler_enabled, self.patience, self.streak = scaler_enabled, patience, 0
+
+    def fatal(self, value: float) -> bool:
+        if math.isfinite(value):
+            self.streak = 0
+            return False
+        self.streak += 1
+        return not self.scaler_enabled or self.streak >= self.patience
+
+
 @dataclass
 class TrainingData:
     label_set: LabelSet
@@ -237,6 +256,7 @@ def train(cfg: DictConfig) -> dict:
     status, t_start = "completed", time.perf_counter()
     config_json = json.dumps(OmegaConf.to_container(cfg, resolve=True))
     # inside the loop all data is in memory: an OSError is a failed write of the run's outputs
+    nonfinite = NonFiniteWatch(scaler.is_enabled())
     with StopFlag() as stop, explain_write_failure(last_path):
         for epoch in range(start_epoch, t.max_epochs):
             t_epoch = time.perf_counter()
@@ -282,12 +302,17 @@ def train(cfg: DictConfig) -> dict:
                 # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
                 if device.type == "cpu" or step % t.log_every == 0:
                     value = loss.item()
-                    if not math.isfinite(value) and not (scaler.is_enabled()):
+                    # Under DDP all ranks decide together: one that went on would wait in the next all-reduce.
+                    if _any_rank(nonfinite.fatal(value), dist, device):
+                        what = f"loss became {value}" if not math.isfinite(value) else \
+                            f"another rank's loss became non-finite (rank {dist.rank}'s: {value:.4f})"
+                        hint = ("fp16 overflow in the forward pass: try trainer.precision=bf16 or a lower optim.lr"
+                                if scaler.is_enabled() else "Try a lower optim.lr")
                         raise NonFiniteLossError(
-                            f"loss became {value} at epoch {epoch + 1} step {step + 1} (global step "
+                            f"{what} at epoch {epoch + 1} step {step + 1} (global step "
                             f"{global_step + 1}); stopped. The last good checkpoints are kept: "
                             f"{best_path if best_path.exists() else '(none yet)'}, "
-                            f"{last_path if last_path.exists() else '(none yet)'}. Try a lower optim.lr.")
+                            f"{last_path if last_path.exists() else '(none yet)'}. {hint}.")
                     if step % t.log_every == 0:
                         bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
             bar.close()
@@ -368,12 +393,16 @@ def explain_write_failure(last_path: Path):
         raise OutputWriteError(f"could not write the run's outputs: {exc.strerror or exc}{where}; {kept}") from None
 
 
+def _any_rank(flag: bool, dist: DistInfo, device: torch.device) -> bool:
+    """`flag` alone; under DDP, whether it is set on any rank (one tiny all-reduce)."""
+    if not dist.enabled:
+        return bool(flag)
+    return bool(all_reduce_(torch.tensor([1 if flag else 0], device=device), dist, op="max").item())
+
+
 def _stop_agreed(stop: StopFlag, dist: DistInfo, device: torch.device) -> bool:
     """Alone: whether a signal came. Under DDP: whether any rank got one (all must stop at the same step)."""
-    if not dist.enabled:
-        return bool(stop)
-    flag = torch.tensor([1 if stop else 0], device=device)
-    return bool(all_reduce_(flag, dist, op="max").item())
+    return _any_rank(bool(stop), dist, device)
 
 
 def _stop_now(stop: StopFlag, step: int, every: int, dist: DistInfo, device: torch.device) -> bool:

@@ -31,12 +31,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(overrides: list[str], weights_dir: Path, cwd: Path) -> subprocess.CompletedProcess:
+def _torchrun(overrides: list[str], weights_dir: Path, cwd: Path, module: str = "speechseq.train",
+              timeout: float = 600, launcher: tuple[str, ...] = (), **env_extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, SPEECHSEQ_RANK_WEIGHTS_DIR=str(weights_dir), OMP_NUM_THREADS="1",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **env_extra)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "speechseq.train", *overrides]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", *launcher, "-m", module, *overrides]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _rank_weights(folder: Path) -> list[dict]:
@@ -71,3 +72,20 @@ def test_torchrun_two_cpu_ranks_agree_on_weights_and_resume(tmp_path):
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]  # the resumed run goes on in its own folder
     assert torch.load(last, weights_only=True)["epoch"] == 3
+
+
+@pytest.mark.slow
+def test_nan_loss_on_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "sc", clips_per_word=8)
+    overrides = tiny_train_overrides(root, tmp_path / "cache", epochs=2) + [
+        "trainer.num_threads=1", "trainer.test_after_training=false", f"hydra.run.dir={tmp_path / 'run'}"]
+    # 2 steps per epoch and rank: rank 1's third loss is epoch 2 step 1. Gloo's default timeout is
+    # 30 min, so a rank left waiting would outlast the limit; torchrun looks at its workers only
+    # every 5 s here, so it does not end rank 0 before rank 0 has reported on its own.
+    run = _torchrun(overrides, tmp_path / "w", tmp_path, module="tests.poisoned_train", timeout=300,
+                    launcher=("--monitor-interval=5",), SPEECHSEQ_TEST_POISON_RANK="1", SPEECHSEQ_TEST_POISON_STEP="3")
+    assert run.returncode != 0
+    errors = [line for line in run.stderr.splitlines() if line.startswith("speechseq-train: error:")]
+    assert any("loss became nan at epoch 2 step 1 " in e for e in errors), run.stderr[-4000:]
+    assert any("another rank's loss became non-finite (rank 0's" in e and "at epoch 2 step 1 " in e
+               for e in errors), run.stderr[-4000:]

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 import speechseq.train as train_mod
 from speechseq.fsutil import OutputWriteError
-from speechseq.train import NonFiniteLossError, train
+from speechseq.train import NonFiniteLossError, NonFiniteWatch, train
 from tests.conftest import compose_config
 from tests.console import run_script, start_script
 
@@ -203,3 +203,11 @@ def test_sigterm_in_the_first_epoch_says_there_is_nothing_to_resume(synthetic_ro
     assert summary["status"] == "interrupted" and summary["epochs_completed"] == 0
     assert not Path(summary["last_checkpoint"]).exists()
     assert "before the first epoch ended; nothing to resume" in caplog.text
+
+
+def test_non_finite_watch_is_fatal_at_once_without_a_scaler_and_after_a_streak_with_one():
+    plain = NonFiniteWatch(scaler_enabled=False)
+    assert not plain.fatal(1.0) and plain.fatal(float("nan"))
+    scaled = NonFiniteWatch(scaler_enabled=True, patience=3)
+    assert [scaled.fatal(v) for v in (float("inf"), float("nan"), 0.5)] == [False, False, False]
+    assert [scaled.fatal(float("nan")) for _ in range(3)] == [False, False, True]  # the streak restarted
