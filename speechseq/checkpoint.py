@@ -21,9 +21,9 @@ from safetensors.torch import load_file, save_file
 from speechseq import __version__
 from speechseq.features import FrontendSpec
 from speechseq.fsutil import atomic_path
+from speechseq.metadata import CHECKPOINT_FORMAT, decode_metadata
 from speechseq.model import ModelSpec, RecurrentClassifier
 
-FORMAT_VERSION = 1
 METADATA_KEY = "speechseq"
 
 
@@ -48,7 +48,7 @@ def environment_versions() -> dict:
 def save_inference(path: str | Path, model: RecurrentClassifier, labels: list[str],
                    frontend: FrontendSpec, extra: dict | None = None) -> None:
     meta = {
-        "format_version": FORMAT_VERSION,
+        "format_version": CHECKPOINT_FORMAT,
         "labels": list(labels),
         "frontend": frontend.to_dict(),
         "model": model.spec.to_dict(),
@@ -70,15 +70,7 @@ def read_metadata(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
     if raw is None:
         raise CheckpointError(f"{path}: a safetensors file without speechseq metadata")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: damaged metadata ({exc})") from None
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {version!r} is newer than this speechseq "
-                              f"understands ({FORMAT_VERSION}); upgrade speechseq")
-    return meta
+    return decode_metadata(raw, path, CHECKPOINT_FORMAT, "checkpoint", CheckpointError)
 
 
 def parse_metadata(path: str | Path, meta: dict) -> tuple[list[str], FrontendSpec, ModelSpec]:

@@ -26,11 +26,11 @@ from speechseq.checkpoint import CheckpointError, load_inference
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import ConfigError
 from speechseq.fsutil import atomic_path, atomic_write_text
+from speechseq.metadata import ONNX_FORMAT
 from speechseq.onnx_runtime import metadata_path  # one definition of where model.json lives
 
 log = logging.getLogger(__name__)
 
-ONNX_FORMAT_VERSION = 1
 INPUT_NAME, OUTPUT_NAME = "features", "probabilities"
 DEFAULT_OPSET = 17
 AGREEMENT_TOLERANCE = 1e-4
@@ -66,7 +66,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
         )
     max_diff = check_agreement(wrapped, output, spec.n_inputs, spec.frame_stack)
     meta = {
-        "format_version": ONNX_FORMAT_VERSION,
+        "format_version": ONNX_FORMAT,
         "labels": loaded.labels,
         "frontend": loaded.frontend.to_dict(),
         "model": spec.to_dict(),

@@ -7,15 +7,13 @@ file through the numpy frontend and the graph.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from speechseq.frontend_spec import FrontendSpec
-
-SUPPORTED_FORMAT = 1
+from speechseq.metadata import ONNX_FORMAT, decode_metadata
 
 
 class OnnxModelError(ValueError):
@@ -43,14 +41,7 @@ class OnnxClassifier:
         if not meta_path.is_file():
             raise OnnxModelError(f"{meta_path} is missing: speechseq-export writes it beside {path.name}; "
                                  f"keep the two files together")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise OnnxModelError(f"{meta_path}: damaged metadata ({exc})") from None
-        version = meta.get("format_version")
-        if not isinstance(version, int) or version > SUPPORTED_FORMAT:
-            raise OnnxModelError(f"{meta_path}: export format {version!r} is newer than this speechseq "
-                                 f"understands ({SUPPORTED_FORMAT}); upgrade speechseq")
+        meta = decode_metadata(meta_path.read_text(), meta_path, ONNX_FORMAT, "export", OnnxModelError)
         self.path = path
         self.metadata = meta
         self.labels: list[str] = list(meta["labels"])

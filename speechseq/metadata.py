@@ -1,0 +1,31 @@
+"""The JSON metadata beside the weights, shared by checkpoints and ONNX exports.
+
+Torch-free, so the ONNX runtime can read exports without torch. Each format has its own version:
+a reader refuses a newer one rather than misreading it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CHECKPOINT_FORMAT = 1  # best.safetensors / last.pt metadata
+ONNX_FORMAT = 1        # model.json beside model.onnx
+
+
+def decode_metadata(raw: str, source: str | Path, supported: int, kind: str,
+                    error: type[Exception]) -> dict:
+    """Parse `raw` and check its format_version against `supported`; failures raise `error`."""
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise error(f"{source}: damaged metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise error(f"{source}: damaged metadata (a JSON {type(meta).__name__}, not an object)")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise error(f"{source}: metadata without a format version ({version!r}); not written by speechseq?")
+    if version > supported:
+        raise error(f"{source}: {kind} format {version} is newer than this speechseq understands "
+                    f"({supported}); upgrade speechseq")
+    return meta
