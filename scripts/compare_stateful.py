@@ -23,7 +23,13 @@ def synthetic_setup(epochs: int, out: Path):
     sys.path.insert(0, str(REPO))
     from speechseq.labels import COMMANDS_10
     from speechseq.train import train
-    from tests.conftest import FILLERS, compose_config, tiny_train_overrides, word_tone, write_synthetic_dataset
+    from tests.conftest import (
+        FILLERS,
+        compose_config,
+        tiny_train_overrides,
+        word_tone,
+        write_synthetic_dataset,
+    )
 
     root = write_synthetic_dataset(out / "data", clips_per_word=30)
     cfg = compose_config("train", tiny_train_overrides(root, out / "cache", epochs=epochs) + [

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from speechseq.labels import make_label_set
 from speechseq.streaming.offline import replay, window_posteriors
 from speechseq.streaming.scoring import score_detections

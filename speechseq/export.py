@@ -27,7 +27,9 @@ from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import ConfigError
 from speechseq.fsutil import atomic_path, atomic_write_text
 from speechseq.metadata import ONNX_FORMAT
-from speechseq.onnx_runtime import metadata_path  # one definition of where model.json lives
+from speechseq.onnx_runtime import (
+    metadata_path,  # one definition of where model.json lives
+)
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from speechseq.augment import SpecAugment, WaveAugment
-from speechseq.checkpoint import (check_resume_state, load_inference, load_resume_state, save_inference,
-                                  save_resume_state)
+from speechseq.checkpoint import (
+    check_resume_state,
+    load_inference,
+    load_resume_state,
+    save_inference,
+    save_resume_state,
+)
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import validate_train
 from speechseq.data.batches import batch_indices
@@ -33,13 +38,26 @@ from speechseq.data.loader import BatchSource, choose_on_device, move_split
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.evaluate import score_split, write_report
 from speechseq.features import FrontendSpec, LogMel
-from speechseq.fsutil import OutputWriteError, atomic_write_text, ensure_writable_dir, remove_stale_temporaries
+from speechseq.fsutil import (
+    OutputWriteError,
+    atomic_write_text,
+    ensure_writable_dir,
+    remove_stale_temporaries,
+)
 from speechseq.inference import evaluation_indices, predict_split
 from speechseq.labels import LabelSet, make_label_set
 from speechseq.metrics import format_report_table
 from speechseq.model import ModelSpec, RecurrentClassifier, count_parameters
-from speechseq.runtime import (DistInfo, StopFlag, all_reduce_, configure_threads, dump_rank_weights,
-                               init_distributed, resolve_device, shutdown_distributed)
+from speechseq.runtime import (
+    DistInfo,
+    StopFlag,
+    all_reduce_,
+    configure_threads,
+    dump_rank_weights,
+    init_distributed,
+    resolve_device,
+    shutdown_distributed,
+)
 
 log = logging.getLogger(__name__)
 

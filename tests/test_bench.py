@@ -5,7 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from speechseq.bench import FrontendSpec, bench, data_only_baseline, librosa_logmel, loader_schedule
+from speechseq.bench import (
+    FrontendSpec,
+    bench,
+    data_only_baseline,
+    librosa_logmel,
+    loader_schedule,
+)
 from speechseq.config import ConfigError
 from speechseq.features import LogMel
 from tests.conftest import compose_config

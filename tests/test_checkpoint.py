@@ -7,8 +7,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from speechseq.checkpoint import (CheckpointError, load_inference, load_resume_state, read_metadata,
-                                  save_inference, save_resume_state)
+from speechseq.checkpoint import (
+    CheckpointError,
+    load_inference,
+    load_resume_state,
+    read_metadata,
+    save_inference,
+    save_resume_state,
+)
 from speechseq.features import FrontendSpec
 from speechseq.model import ModelSpec, RecurrentClassifier
 

@@ -4,9 +4,9 @@ import io
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
-import sys
 
 import pytest
 

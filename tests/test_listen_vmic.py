@@ -17,8 +17,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import FILLERS, REPO, compose_config, tiny_train_overrides, word_tone, write_synthetic_dataset
 from speechseq.labels import COMMANDS_10
+from tests.conftest import (
+    FILLERS,
+    REPO,
+    compose_config,
+    tiny_train_overrides,
+    word_tone,
+    write_synthetic_dataset,
+)
 
 pytestmark = [pytest.mark.mic, pytest.mark.slow]
 

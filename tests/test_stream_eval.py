@@ -75,8 +75,8 @@ def test_make_stream_wav_script(synthetic_root, tmp_path):
 def test_eval_mode_stream_writes_a_report(tmp_path):
 
     from speechseq.checkpoint import save_inference
-    from speechseq.features import FrontendSpec
     from speechseq.evaluate import evaluate
+    from speechseq.features import FrontendSpec
     from speechseq.model import ModelSpec, RecurrentClassifier
 
     labels = LabelSet(COMMANDS_10).names

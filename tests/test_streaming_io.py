@@ -14,13 +14,21 @@ import torch
 from speechseq.checkpoint import save_inference
 from speechseq.features import FrontendSpec
 from speechseq.model import ModelSpec, RecurrentClassifier
-from speechseq.streaming.backends import TorchClassifier, load_classifier, resolve_checkpoint
+from speechseq.streaming.backends import (
+    TorchClassifier,
+    load_classifier,
+    resolve_checkpoint,
+)
 from speechseq.streaming.recognizer import StreamingRecognizer, StreamSettings
-from speechseq.streaming.sources import MicrophoneSource, SourceError, StdinPcmSource, WavFileSource
+from speechseq.streaming.sources import (
+    MicrophoneSource,
+    SourceError,
+    StdinPcmSource,
+    WavFileSource,
+)
 from speechseq.streaming.stream_cmd import run_stream
 from tests.conftest import REPO
-from tests.streaming_helpers import compose_app
-from tests.streaming_helpers import ToneClassifier, tone_stream
+from tests.streaming_helpers import ToneClassifier, compose_app, tone_stream
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up"]
 

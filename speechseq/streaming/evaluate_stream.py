@@ -7,7 +7,11 @@ from pathlib import Path
 
 from speechseq.fsutil import atomic_write_text
 from speechseq.streaming.backends import load_classifier
-from speechseq.streaming.recognizer import StreamingRecognizer, hop_timing_summary, settings_from_config
+from speechseq.streaming.recognizer import (
+    StreamingRecognizer,
+    hop_timing_summary,
+    settings_from_config,
+)
 from speechseq.streaming.scoring import format_stream_report, score_detections
 from speechseq.streaming.sources import WavFileSource
 from speechseq.streaming.synth_stream import read_labels

@@ -11,7 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from speechseq.frontend_spec import LOG_FLOOR, FrontendSpec
-from speechseq.numpy_frontend import cached_filterbank, analysis_window, log_mel, mel_filterbank
+from speechseq.numpy_frontend import (
+    analysis_window,
+    cached_filterbank,
+    log_mel,
+    mel_filterbank,
+)
 
 __all__ = ["IncrementalLogMel", "logmel", "mel_filterbank"]
 

@@ -15,8 +15,17 @@ from contextlib import contextmanager
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.streaming.backends import load_classifier, resolve_checkpoint
 from speechseq.streaming.live_view import PlainView, RichView
-from speechseq.streaming.recognizer import StreamingRecognizer, hop_timing_summary, settings_from_config
-from speechseq.streaming.sources import MicrophoneSource, SourceError, import_sounddevice, input_devices
+from speechseq.streaming.recognizer import (
+    StreamingRecognizer,
+    hop_timing_summary,
+    settings_from_config,
+)
+from speechseq.streaming.sources import (
+    MicrophoneSource,
+    SourceError,
+    import_sounddevice,
+    input_devices,
+)
 
 VIEWS = ("auto", "rich", "plain")
 

@@ -11,7 +11,11 @@ from pathlib import Path
 
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.streaming.backends import load_classifier, resolve_checkpoint
-from speechseq.streaming.recognizer import StreamingRecognizer, hop_timing_summary, settings_from_config
+from speechseq.streaming.recognizer import (
+    StreamingRecognizer,
+    hop_timing_summary,
+    settings_from_config,
+)
 from speechseq.streaming.sources import SAMPLE_RATE, StdinPcmSource, WavFileSource
 
 CSV_HEADER = "time_ms,label,score"
