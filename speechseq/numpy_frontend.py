@@ -72,10 +72,14 @@ def log_mel(wave: np.ndarray, spec: FrontendSpec = FrontendSpec(),
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise ValueError(f"log_mel expects a mono waveform (samples,), got shape {wave.shape}")
+    return frames_to_log_mel(frame_signal(wave, spec), spec, filterbank)
+
+
+def frames_to_log_mel(frames: np.ndarray, spec: FrontendSpec = FrontendSpec(),
+                      filterbank: np.ndarray | None = None) -> np.ndarray:
+    """(n, n_fft) sample frames -> (n, n_mels) log-mel float32: the step shared by whole signals and streams."""
     fb = cached_filterbank(spec) if filterbank is None else np.asarray(filterbank, dtype=np.float64)
     # float64 throughout: quiet mel bands next to loud ones keep their precision
-    frames = frame_signal(wave, spec).astype(np.float64) * analysis_window(spec)
-    spectrum = np.fft.rfft(frames, n=spec.n_fft, axis=-1)
+    spectrum = np.fft.rfft(np.asarray(frames, dtype=np.float64) * analysis_window(spec), n=spec.n_fft, axis=-1)
     power = spectrum.real ** 2 + spectrum.imag ** 2
-    mel = power @ fb
-    return np.log(mel + LOG_FLOOR).astype(np.float32)
+    return np.log(power @ fb + LOG_FLOOR).astype(np.float32)

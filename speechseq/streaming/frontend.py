@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from speechseq.frontend_spec import LOG_FLOOR, FrontendSpec
+from speechseq.frontend_spec import FrontendSpec
 from speechseq.numpy_frontend import (
-    analysis_window,
-    cached_filterbank,
+    frame_signal,
+    frames_to_log_mel,
     log_mel,
     mel_filterbank,
 )
@@ -26,8 +26,6 @@ class IncrementalLogMel:
 
     def __init__(self, spec: FrontendSpec = FrontendSpec()):
         self.spec = spec
-        self.window = analysis_window(spec)
-        self.filterbank = cached_filterbank(spec)
         self.reset()
 
     def reset(self) -> None:
@@ -39,20 +37,14 @@ class IncrementalLogMel:
         samples = np.asarray(samples, dtype=np.float64).reshape(-1)
         self.samples_in += samples.size
         buf = np.concatenate([self._pending, samples]) if self._pending.size else samples
-        n_fft, hop = self.spec.n_fft, self.spec.hop_length
-        n_frames = 0 if buf.size < n_fft else 1 + (buf.size - n_fft) // hop
+        n_frames = self.spec.num_frames(buf.size)
         if n_frames == 0:
             self._pending = buf
             return np.zeros((0, self.spec.n_mels), dtype=np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(buf, n_fft)[::hop][:n_frames]
-        self._pending = buf[n_frames * hop:].copy()
+        frames = frame_signal(buf, self.spec)
+        self._pending = buf[n_frames * self.spec.hop_length:].copy()
         self.frames_out += n_frames
-        return self.compute(frames)
-
-    def compute(self, frames: np.ndarray) -> np.ndarray:
-        """(n, n_fft) sample frames -> (n, n_mels) log-mel, float32."""
-        power = np.abs(np.fft.rfft(frames * self.window, axis=-1)) ** 2
-        return np.log(power @ self.filterbank + LOG_FLOOR).astype(np.float32)
+        return frames_to_log_mel(frames, self.spec)
 
     def frame_end_sample(self, frame_index: int) -> int:
         """One past the last sample that frame `frame_index` covers."""
