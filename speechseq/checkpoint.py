@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from speechseq import __version__
 from speechseq.features import FrontendSpec
 from speechseq.fsutil import atomic_path
-from speechseq.metadata import CHECKPOINT_FORMAT, decode_metadata
+from speechseq.metadata import (
+    CHECKPOINT_FORMAT,
+    SAFETENSORS_KEY,
+    read_checkpoint_metadata,
+)
 from speechseq.model import ModelSpec, RecurrentClassifier
-
-METADATA_KEY = "speechseq"
 
 
 class CheckpointError(Exception):
@@ -57,20 +58,11 @@ def save_inference(path: str | Path, model: RecurrentClassifier, labels: list[st
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
+        save_file(tensors, str(tmp), metadata={SAFETENSORS_KEY: json.dumps(meta)})
 
 
 def read_metadata(path: str | Path) -> dict:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = (fh.metadata() or {}).get(METADATA_KEY)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
-    if raw is None:
-        raise CheckpointError(f"{path}: a safetensors file without speechseq metadata")
-    return decode_metadata(raw, path, CHECKPOINT_FORMAT, "checkpoint", CheckpointError)
+    return read_checkpoint_metadata(path, CheckpointError)
 
 
 def parse_metadata(path: str | Path, meta: dict) -> tuple[list[str], FrontendSpec, ModelSpec]:

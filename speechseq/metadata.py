@@ -11,6 +11,7 @@ from pathlib import Path
 
 CHECKPOINT_FORMAT = 1  # best.safetensors / last.pt metadata
 ONNX_FORMAT = 1        # model.json beside model.onnx
+SAFETENSORS_KEY = "speechseq"  # the safetensors header entry that holds a checkpoint's metadata
 
 
 def decode_metadata(raw: str, source: str | Path, supported: int, kind: str,
@@ -29,3 +30,17 @@ def decode_metadata(raw: str, source: str | Path, supported: int, kind: str,
         raise error(f"{source}: {kind} format {version} is newer than this speechseq understands "
                     f"({supported}); upgrade speechseq")
     return meta
+
+
+def read_checkpoint_metadata(path: str | Path, error: type[Exception]) -> dict:
+    """The metadata of a .safetensors checkpoint, read from its header alone (numpy, not torch)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            raw = (fh.metadata() or {}).get(SAFETENSORS_KEY)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise error(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+    if raw is None:
+        raise error(f"{path}: a safetensors file without speechseq metadata")
+    return decode_metadata(raw, path, CHECKPOINT_FORMAT, "checkpoint", error)

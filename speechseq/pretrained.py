@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from speechseq.metadata import read_checkpoint_metadata
+
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 MODEL_NAME = "kws12_mini"
 SUFFIXES = {"torch": ".safetensors", "onnx": ".onnx"}
@@ -91,7 +93,7 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     summary = json.loads((run_dir / "summary.json").read_text())
     report = json.loads((run_dir / "test_report.json").read_text())
     data = json.loads((run_dir / "data_report.json").read_text())
-    meta = _checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors")
+    meta = read_checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors", ValueError)
     model, frontend = meta["model"], meta["frontend"]
     kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
     architecture = (f"{model['num_layers']}-layer {kind}, hidden {model['hidden_size']}, {model['pooling']} pooling, "
@@ -114,14 +116,6 @@ def _epoch_clips(train: dict) -> str:
         return f"{train['keyword'] + train['unknown_drawn'] + train['silence']:,}"
     except KeyError:
         return "?"
-
-
-def _checkpoint_metadata(path: Path) -> dict:
-    """The JSON metadata of a safetensors checkpoint, read from its header (no torch needed)."""
-    with open(path, "rb") as fh:
-        size = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(size))
-    return json.loads(header["__metadata__"]["speechseq"])
 
 
 def main(argv: list[str] | None = None) -> int:
