@@ -23,6 +23,10 @@ class FrontendSpec:
             return 0
         return 1 + (num_samples - self.n_fft) // self.hop_length
 
+    def frame_end_sample(self, frame_index):
+        """One past the last sample that frame `frame_index` covers (an int or an index array)."""
+        return frame_index * self.hop_length + self.n_fft
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from speechseq.fsutil import atomic_write_text
+from speechseq.labels import UNKNOWN
 from speechseq.streaming.backends import load_classifier
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
@@ -13,6 +14,7 @@ from speechseq.streaming.recognizer import (
     settings_from_config,
 )
 from speechseq.streaming.scoring import format_stream_report, score_detections
+from speechseq.streaming.smoothing import NON_KEYWORDS
 from speechseq.streaming.sources import WavFileSource
 from speechseq.streaming.synth_stream import read_labels
 
@@ -43,8 +45,8 @@ def evaluate_stream(cfg) -> dict:
     truth = read_labels(cfg.labels)
     detections, recognizer = run_over_file(classifier, cfg.input, settings)
     duration_s = recognizer.samples_seen / classifier.frontend.sample_rate
-    keywords = {lab for lab in classifier.labels if lab not in ("_silence_", "_unknown_")}
-    unknown_labels = sorted({lab for lab, _ in truth if lab not in keywords and lab != "_unknown_"})
+    keywords = {lab for lab in classifier.labels if lab not in NON_KEYWORDS}
+    unknown_labels = sorted({lab for lab, _ in truth if lab not in keywords and lab != UNKNOWN})
     report = score_detections(detections, truth, keywords, duration_s)
     report.update({"checkpoint": str(cfg.checkpoint), "input": str(cfg.input), "labels": str(cfg.labels),
                    "settings": {k: cfg.stream[k] for k in cfg.stream}, "per_hop": hop_timing_summary(recognizer.hop_seconds),

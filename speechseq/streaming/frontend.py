@@ -46,10 +46,6 @@ class IncrementalLogMel:
         self.frames_out += n_frames
         return frames_to_log_mel(frames, self.spec)
 
-    def frame_end_sample(self, frame_index: int) -> int:
-        """One past the last sample that frame `frame_index` covers."""
-        return frame_index * self.spec.hop_length + self.spec.n_fft
-
 
 def logmel(wave: np.ndarray, spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     """Whole-signal log-mel, (frames, n_mels); equals what IncrementalLogMel streams."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from speechseq.streaming.frontend import logmel
+from speechseq.streaming.recognizer import hop_and_window_frames
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
 
 
@@ -26,10 +27,9 @@ def window_posteriors(classifier, wave: np.ndarray, hop_ms: float, window_ms: fl
 
     spec = classifier.frontend
     feats = logmel(wave, spec)
-    hop_frames = max(1, round(hop_ms * spec.sample_rate / 1000 / spec.hop_length))
-    window_frames = spec.num_frames(round(window_ms * spec.sample_rate / 1000))
+    hop_frames, window_frames = hop_and_window_frames(spec, hop_ms, window_ms)
     ends = hop_frame_indices(len(feats), hop_frames, window_frames)
-    times = (ends * spec.hop_length + spec.n_fft) * 1000.0 / spec.sample_rate
+    times = spec.frame_end_sample(ends) * 1000.0 / spec.sample_rate
     windows = np.lib.stride_tricks.sliding_window_view(feats, (window_frames, feats.shape[1]))[:, 0]
     probs = []
     batched = getattr(classifier, "batch", None)

@@ -40,6 +40,12 @@ class StreamSettings:
             raise ValueError(f"stream.mode={self.mode!r}: choose one of {list(MODES)}")
 
 
+def hop_and_window_frames(spec, hop_ms: float, window_ms: float) -> tuple[int, int]:
+    """Frames between classified windows, and frames in a window, for these settings."""
+    hop_frames = max(1, round(hop_ms * spec.sample_rate / 1000 / spec.hop_length))
+    return hop_frames, spec.num_frames(round(window_ms * spec.sample_rate / 1000))
+
+
 def supports_stateful(classifier) -> bool:
     return callable(getattr(classifier, "step", None)) and bool(getattr(classifier, "stateful", False))
 
@@ -51,8 +57,7 @@ class StreamingRecognizer:
         spec = classifier.frontend
         self.spec = spec
         self.frontend = IncrementalLogMel(spec)
-        self.hop_frames = max(1, round(settings.hop_ms * spec.sample_rate / 1000 / spec.hop_length))
-        self.window_frames = spec.num_frames(round(settings.window_ms * spec.sample_rate / 1000))
+        self.hop_frames, self.window_frames = hop_and_window_frames(spec, settings.hop_ms, settings.window_ms)
         if settings.mode == "stateful" and not supports_stateful(classifier):
             raise ValueError("stream.mode=stateful needs a unidirectional model (model.bidirectional=false) "
                              "and a runtime that carries its state; use stream.mode=window")
@@ -80,7 +85,7 @@ class StreamingRecognizer:
 
     def time_ms_of_frame(self, frame_index: int) -> float:
         """Time at which frame `frame_index` is complete, from the start of the audio."""
-        return self.frontend.frame_end_sample(frame_index) * 1000.0 / self.spec.sample_rate
+        return self.spec.frame_end_sample(frame_index) * 1000.0 / self.spec.sample_rate
 
     def feed(self, samples: np.ndarray) -> list[Detection]:
         """Mono float samples at the frontend's rate -> detections that fired within them."""

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NON_KEYWORDS = frozenset({"_silence_", "_unknown_"})
+from speechseq.labels import SILENCE, UNKNOWN
+
+NON_KEYWORDS = frozenset({SILENCE, UNKNOWN})
 
 
 @dataclass(frozen=True)
