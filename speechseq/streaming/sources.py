@@ -90,13 +90,13 @@ class WavFileSource(AudioSource):
             if rate == self.sample_rate:
                 blocks = (np.nan_to_num(_to_mono(b)).astype(np.float32)
                           for b in sf.blocks(str(self.path), blocksize=self.block, dtype="float32", always_2d=True))
-            else:  # resampled whole (a polyphase filter needs the neighbours of every block)
-                from scipy.signal import resample_poly
+            else:  # resampled whole (the filter needs the neighbours of every block), as read_audio does offline
+                from speechseq.audio import AudioReadError, read_audio
 
-                data, _ = sf.read(str(self.path), dtype="float32", always_2d=True)
-                g = np.gcd(int(rate), self.sample_rate)
-                wave = resample_poly(np.nan_to_num(_to_mono(data)), self.sample_rate // g, int(rate) // g)
-                wave = np.clip(wave, -1, 1).astype(np.float32)
+                try:
+                    wave = read_audio(self.path, self.sample_rate, torch_free=True)
+                except AudioReadError as exc:
+                    raise SourceError(str(exc)) from None
                 blocks = (wave[i:i + self.block] for i in range(0, len(wave), self.block))
             for block in blocks:
                 if pacer:
