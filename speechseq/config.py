@@ -220,6 +220,18 @@ def _require(cond: bool, key: str, message: str) -> None:
         raise ConfigError(f"{key}: {message}")
 
 
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
+
+
+def _require_device(value: str, key: str) -> None:
+    _require(value == "auto" or value == "cpu" or value.startswith("cuda"), key, f"{value!r} is not auto, cpu or cuda[:N]")
+
+
+def _require_precision(value: str, key: str) -> None:
+    _require(value in PRECISIONS, key, f"{value!r} is not auto, fp32, fp16 or bf16")
+
+
 def validate_data(cfg) -> None:
     _require(cfg.task in ("v2_12", "v2_35", "custom"), "data.task", f"{cfg.task!r} is not v2_12, v2_35 or custom")
     _require(cfg.task != "custom" or bool(cfg.words), "data.words", "data.task=custom needs data.words=[word,...]")
@@ -227,7 +239,7 @@ def validate_data(cfg) -> None:
     for key in ("silence_percentage", "unknown_percentage"):
         _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
-    _require(str(cfg.on_device).lower() in ("auto", "true", "false"), "data.on_device",
+    _require(str(cfg.on_device).lower() in ON_DEVICE_MODES, "data.on_device",
              f"{cfg.on_device!r} is not auto, true or false")
 
 
@@ -240,8 +252,7 @@ def validate_eval(cfg) -> None:
     validate_data(cfg.data)
     _require(cfg.split in ("test", "validation", "train"), "split", f"{cfg.split!r} is not test, validation or train")
     _require(cfg.batch_size > 0, "batch_size", f"must be positive, got {cfg.batch_size}")
-    _require(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
-             f"{cfg.device!r} is not auto, cpu or cuda[:N]")
+    _require_device(cfg.device, "device")
 
 
 def validate_train(cfg) -> None:
@@ -270,8 +281,8 @@ def validate_train(cfg) -> None:
     _require(t.max_epochs > 0, "trainer.max_epochs", f"must be positive, got {t.max_epochs}")
     _require(t.batch_size > 0, "trainer.batch_size", f"must be positive, got {t.batch_size}")
     _require(t.eval_batch_size > 0, "trainer.eval_batch_size", "must be positive")
-    _require(t.precision in ("auto", "fp32", "fp16", "bf16"), "trainer.precision", f"{t.precision!r} is not auto, fp32, fp16 or bf16")
-    _require(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"), "trainer.device", f"{t.device!r} is not auto, cpu or cuda[:N]")
+    _require_precision(t.precision, "trainer.precision")
+    _require_device(t.device, "trainer.device")
     _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
     a = cfg.augment
@@ -290,6 +301,5 @@ def validate_bench(cfg) -> None:
     _require(cfg.synthetic_clips is None or cfg.synthetic_clips >= cfg.batch_size, "synthetic_clips",
              "must be at least batch_size")
     _require(all(n > 0 for n in cfg.thread_sweep), "thread_sweep", "thread counts must be positive")
-    _require(cfg.precision in ("auto", "fp32", "fp16", "bf16"), "precision", f"{cfg.precision!r} is not auto, fp32, fp16 or bf16")
-    _require(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
-             f"{cfg.device!r} is not auto, cpu or cuda[:N]")
+    _require_precision(cfg.precision, "precision")
+    _require_device(cfg.device, "device")

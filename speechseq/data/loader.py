@@ -18,12 +18,12 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from speechseq.config import ON_DEVICE_MODES
 from speechseq.data.batches import gather_batch
 from speechseq.data.splits import SILENCE_INDEX, NoiseBank, SplitData
 
 log = logging.getLogger(__name__)
 
-ON_DEVICE_MODES = ("auto", "true", "false")
 # data.on_device=auto keeps the splits on the GPU when they take at most this share of its free
 # memory; the rest is left to activations, cuDNN workspaces and the caching allocator.
 FIT_FRACTION = 0.5
