@@ -43,7 +43,7 @@ from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.features import FrontendSpec, LogMel
 from speechseq.fsutil import atomic_write_text
 from speechseq.inference import predict_split
-from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.model import RecurrentClassifier
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +130,10 @@ def load_bench_data(cfg: DictConfig, spec: FrontendSpec, device: torch.device, s
         return BenchData(_split_of(waves, labels, n_silence=n // 10), noise, paths,
                          labels[:n_files].cpu().numpy(), f"synthetic ({n:,} clips)")
 
-    from speechseq.data.layout import scan_dataset
-    from speechseq.data.splits import check_words, load_split
-    from speechseq.labels import make_label_set
+    from speechseq.train import load_data_split, open_dataset
 
-    d = cfg.data
-    label_set = make_label_set(d.task, list(d.words) if d.words else None)
-    index = scan_dataset(d.root, d.layout)
-    check_words(index, label_set)
-    split = load_split(index, "train", label_set, sample_rate=spec.sample_rate, clip_samples=spec.sample_rate,
-                       cache_dir=d.cache_dir, silence_percentage=d.silence_percentage,
-                       unknown_percentage=d.unknown_percentage, decode_workers=d.decode_workers)
+    label_set, index = open_dataset(cfg.data)
+    split = load_data_split(index, "train", label_set, cfg.data, spec)
     noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate).to(device)
     paths = [index.root / p for p in split.paths]
     labels = split.labels.numpy()
@@ -179,13 +172,12 @@ class Trainee:
 
     def __init__(self, cfg: DictConfig, spec: FrontendSpec, device: torch.device, split: SplitData,
                  n_classes: int = N_CLASSES):
-        from speechseq.train import amp_settings, fit_normalization
+        from speechseq.train import amp_settings, fit_normalization, model_spec
 
         torch.manual_seed(cfg.seed)
         self.device = device
         self.frontend = LogMel(spec).to(device)
-        self.model = RecurrentClassifier(ModelSpec(n_inputs=spec.n_mels, n_classes=n_classes,
-                                                   **OmegaConf.to_container(cfg.model))).to(device)
+        self.model = RecurrentClassifier(model_spec(cfg, spec.n_mels, n_classes)).to(device)
         fit_normalization(self.model, self.frontend, split, device, max_clips=512, seed=cfg.seed)
         self.use_amp, self.amp_dtype = amp_settings(cfg.precision, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp and self.amp_dtype == torch.float16)

@@ -33,7 +33,7 @@ from speechseq.checkpoint import (
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import validate_train
 from speechseq.data.batches import batch_indices
-from speechseq.data.layout import scan_dataset
+from speechseq.data.layout import DatasetIndex, scan_dataset
 from speechseq.data.loader import BatchSource, choose_on_device, move_split
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.evaluate import score_split, write_report
@@ -95,17 +95,28 @@ class TrainingData:
     report: dict
 
 
-def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> TrainingData:
-    d = cfg.data
+def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
+    """The label set of `data` and the scanned folder, checked to have every keyword."""
     label_set = make_label_set(d.task, list(d.words) if d.words else None)
     index = scan_dataset(d.root, d.layout)
     check_words(index, label_set)
-    common = dict(sample_rate=spec.sample_rate, clip_samples=spec.sample_rate, cache_dir=d.cache_dir,
-                  silence_percentage=d.silence_percentage, unknown_percentage=d.unknown_percentage,
-                  decode_workers=d.decode_workers)
-    train_split = load_split(index, "train", label_set, **common)
-    val_split = load_split(index, "validation", label_set, **common)
-    test_split = load_split(index, "test", label_set, **common) if load_test and index.splits["test"] else None
+    return label_set, index
+
+
+def load_data_split(index: DatasetIndex, name: str, label_set: LabelSet, d: DictConfig,
+                    spec: FrontendSpec) -> SplitData:
+    """One split, decoded (through the cache) into one-clip-long int16 waveforms."""
+    return load_split(index, name, label_set, sample_rate=spec.sample_rate, clip_samples=spec.sample_rate,
+                      cache_dir=d.cache_dir, silence_percentage=d.silence_percentage,
+                      unknown_percentage=d.unknown_percentage, decode_workers=d.decode_workers)
+
+
+def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> TrainingData:
+    d = cfg.data
+    label_set, index = open_dataset(d)
+    train_split = load_data_split(index, "train", label_set, d, spec)
+    val_split = load_data_split(index, "validation", label_set, d, spec)
+    test_split = load_data_split(index, "test", label_set, d, spec) if load_test and index.splits["test"] else None
     noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate)
     splits = [s for s in (train_split, val_split, test_split) if s is not None]
     report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
