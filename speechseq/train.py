@@ -2,7 +2,11 @@
 
 Runs alone or under torchrun (DDP: each rank its shard, rank 0 logs and writes checkpoints).
 Each epoch is seeded from (seed, epoch), so a run resumed from `last.pt` ends with the same
-weights as one that never stopped.
+weights as one that never stopped. `trainer.max_minutes` fits the epochs to a time budget.
+
+Stages: start_run (folders, resume state) -> prepare_data -> build_trainer (model, optimiser,
+augmentation, batches) -> per epoch train_epoch + end_epoch (validate, checkpoint) -> finish_run
+(test report, plots, summary).
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import logging
 import math
 import signal
 import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from tqdm.auto import tqdm
 
-from speechseq.augment import SpecAugment, WaveAugment
+from speechseq.augment import build_augmenters
+from speechseq.budget import TimeBudget
 from speechseq.checkpoint import (
     check_resume_state,
     load_inference,
@@ -33,11 +38,9 @@ from speechseq.checkpoint import (
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import validate_train
 from speechseq.data.batches import batch_indices
-from speechseq.data.layout import DatasetIndex, scan_dataset
 from speechseq.data.loader import BatchSource, choose_on_device, move_split
-from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
-from speechseq.evaluate import score_split, write_report
-from speechseq.features import FrontendSpec, LogMel
+from speechseq.evaluate import add_noise_scores, print_scores, score_split, write_report
+from speechseq.features import LogMel
 from speechseq.fsutil import (
     OutputWriteError,
     atomic_write_text,
@@ -45,9 +48,8 @@ from speechseq.fsutil import (
     remove_stale_temporaries,
 )
 from speechseq.inference import evaluation_indices, predict_split
-from speechseq.labels import LabelSet, make_label_set
-from speechseq.metrics import format_report_table
 from speechseq.model import ModelSpec, RecurrentClassifier, count_parameters
+from speechseq.run_log import RunLogger
 from speechseq.runtime import (
     DistInfo,
     StopFlag,
@@ -58,156 +60,77 @@ from speechseq.runtime import (
     resolve_device,
     shutdown_distributed,
 )
+from speechseq.train_data import (  # noqa: F401  (re-exported: bench and tests import them from here)
+    TrainingData,
+    fit_normalization,
+    frontend_spec,
+    load_data_split,
+    model_spec,
+    open_dataset,
+    prepare_data,
+)
+from speechseq.train_step import (  # noqa: F401  (re-exported)
+    NonFiniteLossError,
+    NonFiniteWatch,
+    TrainStep,
+    amp_settings,
+    learning_rate,
+)
 
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+@dataclass
+class Run:
+    """Where a run writes and how far it has come."""
 
+    out_dir: Path
+    state: dict | None
+    start_epoch: int = 0
+    best_val: float = -1.0
+    best_epoch: int = -1
+    history: list[dict] = field(default_factory=list)
+    status: str = "completed"
 
-class NonFiniteWatch:
-    """Decides when a non-finite loss ends the run.
+    @property
+    def best_path(self) -> Path:
+        return self.out_dir / "checkpoints" / "best.safetensors"
 
-    Without a GradScaler one non-finite loss is fatal. With one (fp16 on CUDA) the scaler skips a
-    step whose gradients overflow and lowers its scale, so an isolated non-finite loss is let
-    through; `patience` checks in a row mean the forward pass itself overflows, which no scale mends.
-    """
-
-    def __init__(self, scaler_enabled: bool, patience: int = 3):
-        self.scaler_enabled, self.patience, self.streak = scaler_enabled, patience, 0
-
-    def fatal(self, value: float) -> bool:
-        if math.isfinite(value):
-            self.streak = 0
-            return False
-        self.streak += 1
-        return not self.scaler_enabled or self.streak >= self.patience
+    @property
+    def last_path(self) -> Path:
+        return self.out_dir / "checkpoints" / "last.pt"
 
 
 @dataclass
-class TrainingData:
-    label_set: LabelSet
-    train: SplitData
-    validation: SplitData
-    test: SplitData | None
-    noise: NoiseBank
-    report: dict
+class Trainer:
+    """Everything the epochs use."""
+
+    cfg: DictConfig
+    dist: DistInfo
+    device: torch.device
+    data: TrainingData
+    model: RecurrentClassifier
+    frontend: LogMel
+    step: TrainStep
+    source: BatchSource
+    val_split: object
+    val_noise: object
+    val_indices: np.ndarray
+    steps_per_epoch: int
+    epoch_size: int
+    runlog: RunLogger
+    nonfinite: NonFiniteWatch
+    config_json: str
+    n_params: int
+    budget: TimeBudget | None
+    total_steps: int
+
+    def planned_epochs(self) -> int:
+        return self.budget.planned_epochs if self.budget is not None else self.cfg.trainer.max_epochs
 
 
-def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
-    """The label set of `data` and the scanned folder, checked to have every keyword."""
-    label_set = make_label_set(d.task, list(d.words) if d.words else None)
-    index = scan_dataset(d.root, d.layout)
-    check_words(index, label_set)
-    return label_set, index
-
-
-def load_data_split(index: DatasetIndex, name: str, label_set: LabelSet, d: DictConfig,
-                    spec: FrontendSpec) -> SplitData:
-    """One split, decoded (through the cache) into one-clip-long int16 waveforms."""
-    return load_split(index, name, label_set, sample_rate=spec.sample_rate, clip_samples=spec.sample_rate,
-                      cache_dir=d.cache_dir, silence_percentage=d.silence_percentage,
-                      unknown_percentage=d.unknown_percentage, decode_workers=d.decode_workers)
-
-
-def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> TrainingData:
-    d = cfg.data
-    label_set, index = open_dataset(d)
-    train_split = load_data_split(index, "train", label_set, d, spec)
-    val_split = load_data_split(index, "validation", label_set, d, spec)
-    test_split = load_data_split(index, "test", label_set, d, spec) if load_test and index.splits["test"] else None
-    noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate)
-    splits = [s for s in (train_split, val_split, test_split) if s is not None]
-    report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
-              "noise_segments": len(noise), "splits": {s.name: s.summary() for s in splits},
-              "unreadable_files": [f for s in splits for f in s.failed]}
-    report["unreadable_count"] = len(report["unreadable_files"])
-    if report["unreadable_files"]:
-        log.warning("skipped %d unreadable file(s); see data_report.json", len(report["unreadable_files"]))
-    if len(noise) == 0:
-        log.warning("no background noise under %s/_background_noise_: silence is digital zero and "
-                    "noise augmentation is off", index.root)
-    return TrainingData(label_set, train_split, val_split, test_split, noise, report)
-
-
-def frontend_spec(cfg: DictConfig) -> FrontendSpec:
-    return FrontendSpec(**OmegaConf.to_container(cfg.features))
-
-
-def model_spec(cfg: DictConfig, n_inputs: int, n_classes: int) -> ModelSpec:
-    return ModelSpec(n_inputs=n_inputs, n_classes=n_classes, **OmegaConf.to_container(cfg.model))
-
-
-@torch.no_grad()
-def fit_normalization(model: RecurrentClassifier, frontend: LogMel, split: SplitData, device,
-                      max_clips: int = 2000, seed: int = 0) -> None:
-    """Per-mel mean/std over (a fixed sample of) the training clips."""
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(split.labels))[:max_clips]
-    feats = []
-    for start in range(0, len(idx), 256):
-        waves = split.waves[torch.as_tensor(idx[start:start + 256])].float().to(device) / 32767.0
-        feats.append(frontend(waves).reshape(-1, frontend.spec.n_mels).double())
-    allf = torch.cat(feats)
-    model.set_normalization(allf.mean(0).float(), allf.std(0).float())
-
-
-def learning_rate(step: int, total: int, cfg_optim) -> float:
-    """Linear warm-up from lr/25, then cosine decay to lr/1e4 (one-cycle's shape)."""
-    base = cfg_optim.lr
-    if cfg_optim.schedule == "constant":
-        return base
-    warm = int(total * cfg_optim.warmup_fraction)
-    if step < warm:
-        return base / 25 + (base - base / 25) * step / max(1, warm)
-    progress = (step - warm) / max(1, total - warm)
-    return base / 1e4 + (base - base / 1e4) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def amp_settings(precision: str, device: torch.device) -> tuple[bool, torch.dtype | None]:
-    if device.type != "cuda" or precision == "fp32":
-        return False, None
-    if precision == "bf16":
-        return True, torch.bfloat16
-    return True, torch.float16  # auto/fp16: cuDNN LSTM kernels are fastest in fp16
-
-
-class RunLogger:
-    """metrics.jsonl + TensorBoard, rank 0 only."""
-
-    def __init__(self, out_dir: Path, enabled: bool):
-        self.enabled = enabled
-        self.metrics_path = out_dir / "metrics.jsonl"
-        self.tb = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-                self.tb = SummaryWriter(str(out_dir / "tb"))
-            except ImportError:
-                log.warning("tensorboard is not installed; logging to metrics.jsonl only")
-
-    def epoch(self, row: dict) -> None:
-        if not self.enabled:
-            return
-        with open(self.metrics_path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        if self.tb is not None:
-            for key, value in row.items():
-                if key != "epoch" and isinstance(value, (int, float)):
-                    self.tb.add_scalar(key, value, row["epoch"])
-            self.tb.flush()
-
-    def rewrite(self, rows: list[dict]) -> None:
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
-def train(cfg: DictConfig) -> dict:
-    """Train per `cfg`; returns a summary (best validation accuracy, test accuracy, paths, ...)."""
+def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
+    """Checks, devices, threads, the resume state, and a writable run folder (before any data is read)."""
     validate_train(cfg)
     t = cfg.trainer
     dist = init_distributed(t.device)
@@ -219,193 +142,253 @@ def train(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.paths.output_dir)
     if state is not None and Path(t.resume).parent.name == "checkpoints":
         out_dir = Path(t.resume).parent.parent  # a resumed run goes on in its own folder
-    ckpt_dir = out_dir / "checkpoints"
+    run = Run(out_dir, state)
     if dist.is_main:  # fail now, not after decoding the data, when outputs cannot be written
-        ensure_writable_dir(ckpt_dir, "run folder")
-        for tmp in remove_stale_temporaries(ckpt_dir):
+        ensure_writable_dir(out_dir / "checkpoints", "run folder")
+        for tmp in remove_stale_temporaries(out_dir / "checkpoints"):
             log.info("removed %s, left by a run killed while writing", tmp.name)
-    spec = frontend_spec(cfg)
-    data = prepare_data(cfg, spec, load_test=t.test_after_training)
-    if dist.is_main:
-        atomic_write_text(out_dir / "data_report.json", json.dumps(data.report, indent=2))
+    if state is not None:
+        run.start_epoch, run.best_val = int(state["epoch"]), float(state["best_val_acc"])
+        run.best_epoch, run.history = int(state["best_epoch"]), [json.loads(r) for r in state["history"]]
+    return dist, device, run
 
-    frontend = LogMel(spec).to(device)
-    torch.manual_seed(t.seed)  # weight initialisation depends on the seed only
-    model = RecurrentClassifier(model_spec(cfg, spec.n_mels, len(data.label_set)))
-    use_amp, amp_dtype = amp_settings(t.precision, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
-    start_epoch, best_val, best_epoch, history = 0, -1.0, -1, []
+
+def build_model(cfg: DictConfig, data: TrainingData, device: torch.device, state: dict | None,
+                frontend: LogMel) -> RecurrentClassifier:
+    torch.manual_seed(cfg.trainer.seed)  # weight initialisation depends on the seed only
+    model = RecurrentClassifier(model_spec(cfg, frontend.spec.n_mels, len(data.label_set)))
     if state is not None:
         model.load_state_dict(state["model"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch, best_val, best_epoch = int(state["epoch"]), float(state["best_val_acc"]), int(state["best_epoch"])
-        history = [json.loads(r) for r in state["history"]]
-        log.info("resumed from %s after epoch %d", t.resume, start_epoch)
+        log.info("resumed from %s after epoch %d", cfg.trainer.resume, int(state["epoch"]))
     else:
-        fit_normalization(model, frontend, data.train, device, seed=t.seed)
-    model.to(device)
+        fit_normalization(model, frontend, data.train, device, seed=cfg.trainer.seed)
+    return model.to(device)
+
+
+def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: TrainingData, run: Run,
+                  t_begin: float) -> Trainer:
+    t = cfg.trainer
+    frontend = LogMel(data.spec).to(device)
+    model = build_model(cfg, data, device, run.state, frontend)
     # Fused AdamW on CUDA takes GradScaler's inf check on the device: no host sync per step.
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
                                   fused=device.type == "cuda")
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
     train_model: nn.Module = model
     if dist.enabled:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    train_split = data.train
-    val_split = data.validation
-    noise = data.noise.to(device)
+    train_split, val_split, noise = data.train, data.validation, data.noise.to(device)
     if choose_on_device(cfg.data.on_device, device, [train_split, val_split]):
         # whole splits live on the GPU as int16; batches are drawn there
-        train_split = move_split(train_split, device)
-        val_split = move_split(val_split, device)
+        train_split, val_split = move_split(train_split, device), move_split(val_split, device)
     val_noise = noise if val_split.waves.device == device else data.noise  # silence drawn where the clips are
-    train_source = BatchSource(train_split, noise, device)
-    wave_aug = WaveAugment(noise, spec.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_prob,
-                           cfg.augment.noise_volume) if cfg.augment.enabled else None
-    spec_aug = SpecAugment(cfg.augment.freq_mask_param, cfg.augment.num_freq_masks, cfg.augment.time_mask_param,
-                           cfg.augment.num_time_masks) if cfg.augment.enabled else None
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.optim.label_smoothing)
-    val_indices = evaluation_indices(val_split, cfg.data.seed)
+    wave_aug, spec_aug = build_augmenters(cfg.augment, noise, data.spec.sample_rate, data.label_set.names)
+    step = TrainStep(model, frontend, optimizer, device, t.precision, cfg.optim.label_smoothing, cfg.optim.grad_clip,
+                     wave_aug, spec_aug, train_model)
+    if run.state is not None:
+        optimizer.load_state_dict(run.state["optimizer"])
+        step.scaler.load_state_dict(run.state["scaler"])
     epoch_size = len(train_split.draw(np.random.default_rng(0)))
     steps_per_epoch = len(list(batch_indices(np.arange(epoch_size), t.batch_size, None, dist.rank, dist.world_size)))
-    total_steps = steps_per_epoch * t.max_epochs
-    runlog = RunLogger(out_dir, dist.is_main)
+    budget = None
+    if t.max_minutes:
+        budget = TimeBudget(t.max_minutes, steps_per_epoch, reserve_seconds=10 + 3 * t.max_minutes, start=t_begin,
+                            planned_epochs=t.max_epochs)
+    runlog = RunLogger(run.out_dir, dist.is_main)
     if dist.is_main:  # rows of epochs after the resume point (a kill between writes) are dropped
-        runlog.rewrite(history)
-    n_params = count_parameters(model)
+        runlog.rewrite(run.history)
+    tr = Trainer(cfg, dist, device, data, model, frontend, step, BatchSource(train_split, noise, device), val_split,
+                 val_noise, evaluation_indices(val_split, cfg.data.seed), steps_per_epoch, epoch_size, runlog,
+                 NonFiniteWatch(step.scaler.is_enabled()), json.dumps(OmegaConf.to_container(cfg, resolve=True)),
+                 count_parameters(model), budget, steps_per_epoch * t.max_epochs)
     if dist.is_main:
-        log.info("%s: %d classes, %d parameters, device %s%s, %d training clips per epoch",
-                 _describe(model.spec), len(data.label_set), n_params, device,
-                 f" x{dist.world_size} ranks" if dist.enabled else "", epoch_size)
+        log.info("%s: %d classes, %d parameters, device %s%s, %s, %d training clips per epoch%s",
+                 _describe(model.spec), len(data.label_set), tr.n_params, device,
+                 f" x{dist.world_size} ranks" if dist.enabled else "", step.precision_name(), epoch_size,
+                 f", budget {t.max_minutes:g} min" if budget else "")
+    return tr
 
-    best_path, last_path = ckpt_dir / "best.safetensors", ckpt_dir / "last.pt"
-    status, t_start = "completed", time.perf_counter()
-    config_json = json.dumps(OmegaConf.to_container(cfg, resolve=True))
-    # inside the loop all data is in memory: an OSError is a failed write of the run's outputs
-    nonfinite = NonFiniteWatch(scaler.is_enabled())
-    with StopFlag() as stop, explain_write_failure(last_path):
-        for epoch in range(start_epoch, t.max_epochs):
-            t_epoch = time.perf_counter()
-            # Seed from (seed, epoch[, rank]): a resumed run replays the same randomness.
-            torch.manual_seed(t.seed * 100003 + epoch * 1009 + dist.rank)
-            rng = np.random.default_rng([t.seed, epoch])
-            indices = train_split.draw(rng)
-            train_model.train()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen = 0
-            batches = batch_indices(indices, t.batch_size, rng, dist.rank, dist.world_size)
-            bar = tqdm(train_source(batches), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{t.max_epochs}",
-                       unit="step", leave=False, disable=not (t.progress and dist.is_main))
-            stopping = False
-            for step, (waves, labels) in enumerate(bar):
-                if _stop_now(stop, step, t.log_every, dist, device):
-                    stopping = True
-                    break
-                global_step = epoch * steps_per_epoch + step
-                lr = learning_rate(global_step, total_steps, cfg.optim)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                if wave_aug is not None:
-                    waves = wave_aug(waves)
-                autocast = torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext()
-                with autocast:
-                    feats = model.normalize(frontend(waves))
-                    if spec_aug is not None:
-                        feats = spec_aug(feats)
-                    logits = train_model(feats, normalized=True)
-                loss = criterion(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.optim.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                loss_sum += loss.detach() * len(labels)
-                correct += (logits.argmax(-1) == labels).sum()
-                seen += len(labels)
-                # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
-                if device.type == "cpu" or step % t.log_every == 0:
-                    value = loss.item()
-                    # Under DDP all ranks decide together: one that went on would wait in the next all-reduce.
-                    if _any_rank(nonfinite.fatal(value), dist, device):
-                        what = f"loss became {value}" if not math.isfinite(value) else \
-                            f"another rank's loss became non-finite (rank {dist.rank}'s: {value:.4f})"
-                        hint = ("fp16 overflow in the forward pass: try trainer.precision=bf16 or a lower optim.lr"
-                                if scaler.is_enabled() else "Try a lower optim.lr")
-                        raise NonFiniteLossError(
-                            f"{what} at epoch {epoch + 1} step {step + 1} (global step "
-                            f"{global_step + 1}); stopped. The last good checkpoints are kept: "
-                            f"{best_path if best_path.exists() else '(none yet)'}, "
-                            f"{last_path if last_path.exists() else '(none yet)'}. {hint}.")
-                    if step % t.log_every == 0:
-                        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
-            bar.close()
-            if stopping or _stop_agreed(stop, dist, device):
-                status = "interrupted"
-                break
-            train_loss, train_acc = _epoch_means(loss_sum, correct, seen, dist, device)
-            targets, probs = predict_split(model, frontend, val_split, val_indices, val_noise, t.eval_batch_size,
-                                           device, seed=cfg.data.seed)
-            val_acc = float((probs.argmax(1) == targets).mean())
-            row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc,
-                   "lr": lr, "epoch_seconds": time.perf_counter() - t_epoch}
-            history.append(row)
-            improved = val_acc > best_val
-            if improved:
-                best_val, best_epoch = val_acc, epoch + 1
-            if dist.is_main:
-                runlog.epoch(row)
-                log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1,
-                         t.max_epochs, train_loss, train_acc, val_acc, "  *best*" if improved else "",
-                         row["epoch_seconds"])
-                if improved:
-                    save_inference(best_path, model, data.label_set.names, spec, extra={
-                        "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
-                        "parameters": n_params, "config": json.loads(config_json)})
-                save_resume_state(last_path, {
-                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(), "best_val_acc": best_val, "best_epoch": best_epoch,
-                    "history": [json.dumps(r) for r in history], "config": config_json})
-        if stop:  # a signal during the last epoch's validation: saved, but skip the test pass too
-            status = "interrupted"
-    runlog.close()
-    dump_rank_weights(model, dist)
-    summary = {"status": status, "best_val_acc": best_val, "best_epoch": best_epoch, "parameters": n_params,
-               "epochs_completed": len(history), "train_seconds": time.perf_counter() - t_start,
-               "best_checkpoint": str(best_path), "last_checkpoint": str(last_path), "output_dir": str(out_dir)}
-    if status == "interrupted":
-        sig = stop.signal or signal.SIGTERM  # under DDP a rank may stop because another rank got the signal
+
+def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tuple, str | None]:
+    """One epoch of steps; returns ((loss_sum, correct, seen, last lr), why it stopped early: signal | budget | None)."""
+    t, dist, device = tr.cfg.trainer, tr.dist, tr.device
+    # Seed from (seed, epoch[, rank]): a resumed run replays the same randomness.
+    torch.manual_seed(t.seed * 100003 + epoch * 1009 + dist.rank)
+    rng = np.random.default_rng([t.seed, epoch])
+    indices = tr.source.split.draw(rng)
+    tr.model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen, probe_start, lr = 0, time.perf_counter(), float("nan")
+    batches = batch_indices(indices, t.batch_size, rng, dist.rank, dist.world_size)
+    bar = tqdm(tr.source(batches), total=tr.steps_per_epoch, desc=f"epoch {epoch + 1}/{tr.planned_epochs()}",
+               unit="step", leave=False, disable=not (t.progress and dist.is_main))
+    stopped = None
+    for i, (waves, labels) in enumerate(bar):
+        if _stop_now(stop, i, t.log_every, dist, device):
+            stopped = "signal"
+            break
+        if _out_of_time(tr, i):
+            stopped = "budget"
+            break
+        if tr.budget is not None and epoch == run.start_epoch and i == tr.budget.probe_steps:
+            tr.budget.after_probe(probe_start)
+            tr.total_steps = _agree_min(tr.budget.total_steps(), dist, device)
+        global_step = epoch * tr.steps_per_epoch + i
+        lr = learning_rate(global_step, tr.total_steps, tr.cfg.optim)
+        tr.step.set_lr(lr)
+        loss, logits, labels = tr.step(waves, labels)
+        loss_sum += loss.detach() * len(labels)
+        correct += (logits.argmax(-1) == labels).sum()
+        seen += len(labels)
+        # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
+        if device.type == "cpu" or i % t.log_every == 0:
+            _check_loss(tr, run, loss.item(), epoch, i, global_step)
+            if i % t.log_every == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
+    bar.close()
+    return (loss_sum, correct, seen, lr), stopped
+
+
+def _check_loss(tr: Trainer, run: Run, value: float, epoch: int, step: int, global_step: int) -> None:
+    # Under DDP all ranks decide together: one that went on would wait in the next all-reduce.
+    if not _any_rank(tr.nonfinite.fatal(value), tr.dist, tr.device):
+        return
+    what = f"loss became {value}" if not math.isfinite(value) else \
+        f"another rank's loss became non-finite (rank {tr.dist.rank}'s: {value:.4f})"
+    hint = ("fp16 overflow in the forward pass: try trainer.precision=bf16 or a lower optim.lr"
+            if tr.step.scaler.is_enabled() else "Try a lower optim.lr")
+    best, last = run.best_path, run.last_path
+    raise NonFiniteLossError(
+        f"{what} at epoch {epoch + 1} step {step + 1} (global step {global_step + 1}); stopped. The last good "
+        f"checkpoints are kept: {best if best.exists() else '(none yet)'}, "
+        f"{last if last.exists() else '(none yet)'}. {hint}.")
+
+
+def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -> None:
+    """Validate, log, keep the best checkpoint and the resume state; re-plan a budgeted run."""
+    loss_sum, correct, seen, lr = stats
+    train_loss, train_acc = _epoch_means(loss_sum, correct, seen, tr.dist, tr.device)
+    t_val = time.perf_counter()
+    targets, probs = predict_split(tr.model, tr.frontend, tr.val_split, tr.val_indices, tr.val_noise,
+                                   tr.cfg.trainer.eval_batch_size, tr.device, seed=tr.cfg.data.seed)
+    val_seconds = time.perf_counter() - t_val
+    val_acc = float((probs.argmax(1) == targets).mean())
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc,
+           "lr": lr, "epoch_seconds": time.perf_counter() - t_epoch}
+    run.history.append(row)
+    improved = val_acc > run.best_val
+    if improved:
+        run.best_val, run.best_epoch = val_acc, epoch + 1
+    if tr.budget is not None:
+        _replan(tr, epoch + 1, row["epoch_seconds"], val_seconds)
+    if not tr.dist.is_main:
+        return
+    tr.runlog.epoch(row)
+    log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1, tr.planned_epochs(),
+             train_loss, train_acc, val_acc, "  *best*" if improved else "", row["epoch_seconds"])
+    if improved:
+        save_inference(run.best_path, tr.model, tr.data.label_set.names, tr.data.spec, extra={
+            "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
+            "parameters": tr.n_params, "config": json.loads(tr.config_json)})
+    save_resume_state(run.last_path, {
+        "epoch": epoch + 1, "model": tr.model.state_dict(), "optimizer": tr.step.optimizer.state_dict(),
+        "scaler": tr.step.scaler.state_dict(), "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
+        "history": [json.dumps(r) for r in run.history], "config": tr.config_json})
+
+
+def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: float) -> None:
+    """Keep back the test pass (scaled from validation), then fit the remaining epochs to the budget."""
+    t, data = tr.cfg.trainer, tr.data
+    if t.test_after_training and data.test is not None:
+        passes = 1 + len(t.test_noise_snr)
+        tr.budget.reserve_seconds = 10 + val_seconds * passes * len(data.test.labels) / max(1, len(data.validation.labels))
+    tr.budget.after_epoch(epochs_done, epoch_seconds)
+    tr.total_steps = _agree_min(tr.budget.total_steps(), tr.dist, tr.device)
+    tr.budget.planned_epochs = tr.total_steps // tr.steps_per_epoch
+
+
+def finish_run(tr: Trainer, run: Run, stop: StopFlag, t_begin: float, t_start: float) -> dict:
+    """Summary; on a completed run the best checkpoint scored on the test split, and the plots."""
+    dist = tr.dist
+    summary = {"status": run.status, "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
+               "parameters": tr.n_params, "precision": tr.step.precision_name(), "epochs_completed": len(run.history),
+               "train_seconds": time.perf_counter() - t_start, "best_checkpoint": str(run.best_path),
+               "last_checkpoint": str(run.last_path), "output_dir": str(run.out_dir)}
+    if tr.budget is not None:
+        summary["budget"] = tr.budget.summary(len(run.history))
         if dist.is_main:
-            name = signal.Signals(sig).name
-            if last_path.exists():
-                log.warning("stopped by %s; epochs 1-%d are saved: resume with trainer.resume=%s", name,
-                            len(history), last_path)
-            else:
-                log.warning("stopped by %s before the first epoch ended; nothing to resume", name)
-        summary["signal"] = int(sig)
-        return summary
-    if dist.is_main and data.test is not None and best_path.exists():
-        loaded = load_inference(best_path, map_location=device)
-        report = score_split(loaded, data.test, data.noise, device, t.eval_batch_size, cfg.data.seed,
-                             progress=t.progress)
-        report.update({"checkpoint": str(best_path), "epoch": best_epoch})
-        write_report(report, out_dir, name="test_report")
-        print(format_report_table(report))
-        print(f"test accuracy {report['accuracy']:.4f} (n={report['n']})")
-        summary["test_acc"] = report["accuracy"]
-        summary["test_n"] = report["n"]
+            log.info("time budget %g min: %d epochs", tr.budget.minutes, len(run.history))
+    if run.status == "interrupted":
+        return _interrupted(summary, stop, run, dist)
+    if dist.is_main and tr.data.test is not None and run.best_path.exists():
+        summary.update(_test_report(tr, run))
     if dist.is_main:
         from speechseq.plots import plot_training_curves
 
-        if runlog.metrics_path.exists():
-            plot_training_curves(runlog.metrics_path, out_dir / "training_curves.png")
-        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+        if tr.runlog.metrics_path.exists():
+            plot_training_curves(tr.runlog.metrics_path, run.out_dir / "training_curves.png")
+        summary["run_seconds"] = time.perf_counter() - t_begin
+        atomic_write_text(run.out_dir / "summary.json", json.dumps(summary, indent=2))
     return summary
+
+
+def _test_report(tr: Trainer, run: Run) -> dict:
+    t, device = tr.cfg.trainer, tr.device
+    loaded = load_inference(run.best_path, map_location=device)
+    report = score_split(loaded, tr.data.test, tr.data.noise, device, t.eval_batch_size, tr.cfg.data.seed,
+                         progress=t.progress)
+    add_noise_scores(report, loaded, tr.data.test, tr.data.noise, t.test_noise_snr, device, t.eval_batch_size,
+                     tr.cfg.data.seed, progress=t.progress)
+    report.update({"checkpoint": str(run.best_path), "epoch": run.best_epoch})
+    write_report(report, run.out_dir, name="test_report")
+    print_scores(report, label="test accuracy")
+    extra = {"test_acc": report["accuracy"], "test_n": report["n"]}
+    if report.get("noise"):
+        extra["test_noise"] = {str(r["snr_db"]): r["accuracy"] for r in report["noise"]}
+    return extra
+
+
+def _interrupted(summary: dict, stop: StopFlag, run: Run, dist: DistInfo) -> dict:
+    sig = stop.signal or signal.SIGTERM  # under DDP a rank may stop because another rank got the signal
+    if dist.is_main:
+        name = signal.Signals(sig).name
+        if run.last_path.exists():
+            log.warning("stopped by %s; epochs 1-%d are saved: resume with trainer.resume=%s", name,
+                        len(run.history), run.last_path)
+        else:
+            log.warning("stopped by %s before the first epoch ended; nothing to resume", name)
+    summary["signal"] = int(sig)
+    return summary
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train per `cfg`; returns a summary (best validation accuracy, test accuracy, paths, ...)."""
+    t_begin = time.perf_counter()  # a time budget counts from here: data loading is part of it
+    dist, device, run = start_run(cfg)
+    data = prepare_data(cfg, frontend_spec(cfg), load_test=cfg.trainer.test_after_training)
+    if dist.is_main:
+        atomic_write_text(run.out_dir / "data_report.json", json.dumps(data.report, indent=2))
+    tr = build_trainer(cfg, dist, device, data, run, t_begin)
+    t_start = time.perf_counter()
+    # inside the loop all data is in memory: an OSError is a failed write of the run's outputs
+    with StopFlag() as stop, explain_write_failure(run.last_path):
+        epoch = run.start_epoch
+        while epoch < tr.planned_epochs():
+            t_epoch = time.perf_counter()
+            stats, stopped = train_epoch(tr, run, epoch, stop)
+            if stopped == "budget":
+                break  # out of time inside an epoch: keep what is validated, go to the test pass
+            if stopped == "signal" or _stop_agreed(stop, dist, device):
+                run.status = "interrupted"
+                break
+            end_epoch(tr, run, epoch, stats, t_epoch)
+            epoch += 1
+        if stop:  # a signal during the last epoch's validation: saved, but skip the test pass too
+            run.status = "interrupted"
+    tr.runlog.close()
+    dump_rank_weights(tr.model, dist)
+    return finish_run(tr, run, stop, t_begin, t_start)
 
 
 @contextmanager
@@ -429,6 +412,13 @@ def _any_rank(flag: bool, dist: DistInfo, device: torch.device) -> bool:
     return bool(all_reduce_(torch.tensor([1 if flag else 0], device=device), dist, op="max").item())
 
 
+def _agree_min(value: int, dist: DistInfo, device: torch.device) -> int:
+    """The smallest of the ranks' values (ranks time themselves; all must plan the same steps)."""
+    if not dist.enabled:
+        return int(value)
+    return -int(all_reduce_(torch.tensor([-int(value)], device=device), dist, op="max").item())
+
+
 def _stop_agreed(stop: StopFlag, dist: DistInfo, device: torch.device) -> bool:
     """Alone: whether a signal came. Under DDP: whether any rank got one (all must stop at the same step)."""
     return _any_rank(bool(stop), dist, device)
@@ -439,6 +429,14 @@ def _stop_now(stop: StopFlag, step: int, every: int, dist: DistInfo, device: tor
     if not dist.enabled:
         return bool(stop)
     return step % every == 0 and _stop_agreed(stop, dist, device)
+
+
+def _out_of_time(tr: Trainer, step: int) -> bool:
+    if tr.budget is None:
+        return False
+    if not tr.dist.enabled:
+        return tr.budget.must_stop()
+    return step % tr.cfg.trainer.log_every == 0 and _any_rank(tr.budget.must_stop(), tr.dist, tr.device)
 
 
 def _epoch_means(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, dist: DistInfo,

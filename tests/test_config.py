@@ -43,9 +43,10 @@ def test_out_of_range_values_are_rejected_naming_the_key(tmp_path, override, key
 def test_train_rejects_bad_values_before_reading_any_data(tmp_path, monkeypatch, override, key):
     import speechseq.data.layout as layout
     import speechseq.train as train_mod
+    import speechseq.train_data as train_data
 
     touched = []
-    monkeypatch.setattr(train_mod, "scan_dataset", lambda *a, **k: touched.append("scan"))
+    monkeypatch.setattr(train_data, "scan_dataset", lambda *a, **k: touched.append("scan"))
     monkeypatch.setattr(train_mod, "prepare_data", lambda *a, **k: touched.append("data"))
     monkeypatch.setattr(layout, "scan_dataset", lambda *a, **k: touched.append("scan"))
     cfg = compose_config("train", [override, f"data.root={tmp_path}", "trainer.device=cpu"], tmp_path / "run")
