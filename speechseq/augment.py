@@ -1,37 +1,179 @@
-"""Training-time augmentation on the batch's device: time shift, background noise, SpecAugment."""
+"""Training-time augmentation on the batch's device, vectorised over the batch.
+
+Multi-condition training: each clip is shifted (far enough, sometimes, to leave only a fragment
+of the word, which is then labelled `_unknown_`), mixed with background noise at an SNR drawn
+per clip, made louder or quieter, and optionally sped up or slowed down. Silence clips are
+background noise at a level drawn over a wide range. SpecAugment masks the features afterwards.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torchaudio
+import torchaudio.functional as AF
 from torch import nn
 
 from speechseq.data.splits import NoiseBank
 
+NOISE_MODES = ("snr", "gain")
+
+
+@dataclass(frozen=True)
+class WaveAugmentConfig:
+    """The waveform half of `augment.*` (see conf/augment/default.yaml for what each knob means)."""
+
+    time_shift_ms: float = 100.0
+    noise_prob: float = 0.8
+    noise_mode: str = "snr"
+    snr_db: tuple[float, float] = (-5.0, 25.0)
+    noise_volume: float = 0.1
+    gain_db: tuple[float, float] = (0.0, 0.0)
+    silence_dbfs: tuple[float, float] | None = None
+    fragment_prob: float = 0.0
+    fragment_shift_ms: tuple[float, float] = (400.0, 900.0)
+    fragment_max_kept: float = 0.5
+    whole_min_kept: float = 0.8
+    speed_factors: tuple[float, ...] = ()
+
+    @classmethod
+    def from_cfg(cls, a) -> "WaveAugmentConfig":
+        def pair(v):
+            return None if v is None else (float(v[0]), float(v[1]))
+
+        return cls(time_shift_ms=a.time_shift_ms, noise_prob=a.noise_prob, noise_mode=a.noise_mode,
+                   snr_db=pair(a.snr_db), noise_volume=a.noise_volume, gain_db=pair(a.gain_db),
+                   silence_dbfs=pair(a.silence_dbfs), fragment_prob=a.fragment_prob,
+                   fragment_shift_ms=pair(a.fragment_shift_ms), fragment_max_kept=a.fragment_max_kept,
+                   whole_min_kept=a.whole_min_kept, speed_factors=tuple(float(f) for f in a.speed_factors))
+
+
+def mix_at_snr(speech: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+    """speech + noise scaled so that power(speech) / power(noise) is `snr_db` per row (whole clip)."""
+    return AF.add_noise(speech, noise, snr_db)
+
+
+def uniform(low_high: tuple[float, float], n: int, device, generator=None) -> torch.Tensor:
+    low, high = low_high
+    return low + (high - low) * torch.rand(n, device=device, generator=generator)
+
+
+def shift_rows(waves: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Each row moved right by `shift` samples (left when negative), zero-filled."""
+    length = waves.shape[1]
+    src = torch.arange(length, device=waves.device)[None, :] - shift[:, None]
+    valid = (src >= 0) & (src < length)
+    return waves.gather(1, src.clamp(0, length - 1)) * valid
+
+
+def kept_energy(waves: torch.Tensor, shifted: torch.Tensor) -> torch.Tensor:
+    """Share of each row's energy still inside the window after a shift (1 for an empty row)."""
+    before = waves.square().sum(1)
+    after = shifted.square().sum(1)
+    return torch.where(before > 0, after / before.clamp_min(1e-12), torch.ones_like(before))
+
+
+def speed_perturb(waves: torch.Tensor, factors: tuple[float, ...], sample_rate: int) -> torch.Tensor:
+    """Rows resampled by a factor drawn from `factors` (pitch and tempo change), centre-cropped/padded."""
+    if not factors:
+        return waves
+    length = waves.shape[1]
+    choice = torch.randint(len(factors), (waves.shape[0],), device=waves.device)
+    out = waves.clone()
+    for k, factor in enumerate(factors):
+        rows = torch.nonzero(choice == k).squeeze(1)
+        if factor == 1.0 or rows.numel() == 0:
+            continue
+        fast, _ = AF.speed(waves[rows], sample_rate, factor)
+        out[rows] = _fit_length(fast, length)
+    return out
+
+
+def _fit_length(waves: torch.Tensor, length: int) -> torch.Tensor:
+    n = waves.shape[1]
+    if n >= length:
+        start = (n - length) // 2
+        return waves[:, start:start + length]
+    pad = length - n
+    return nn.functional.pad(waves, (pad // 2, pad - pad // 2))
+
 
 class WaveAugment(nn.Module):
-    """Random time shift (zero fill) and background-noise mixing, per clip, vectorised."""
+    """(waves, labels) -> (waves, labels, weights): the multi-condition recipe of WaveAugmentConfig.
 
-    def __init__(self, noise: NoiseBank, sample_rate: int = 16000, time_shift_ms: float = 100.0,
-                 noise_prob: float = 0.8, noise_volume: float = 0.1):
+    `weights` are 0 for clips shifted into the ambiguous zone (part of the word gone, but not
+    enough to call it a fragment), which the loss then ignores; 1 otherwise.
+    """
+
+    def __init__(self, noise: NoiseBank, sample_rate: int = 16000, config: WaveAugmentConfig = WaveAugmentConfig(),
+                 silence_label: int | None = None, unknown_label: int | None = None):
         super().__init__()
-        self.noise = noise
-        self.max_shift = int(sample_rate * time_shift_ms / 1000)
-        self.noise_prob, self.noise_volume = noise_prob, noise_volume
+        if config.noise_mode not in NOISE_MODES:
+            raise ValueError(f"augment.noise_mode={config.noise_mode!r}: choose one of {list(NOISE_MODES)}")
+        self.noise, self.sample_rate, self.cfg = noise, sample_rate, config
+        self.silence_label, self.unknown_label = silence_label, unknown_label
+        self.max_shift = int(sample_rate * config.time_shift_ms / 1000)
 
-    def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        batch, length = waves.shape
-        device = waves.device
-        if self.max_shift > 0:
-            shift = torch.randint(-self.max_shift, self.max_shift + 1, (batch, 1), device=device)
-            src = torch.arange(length, device=device)[None, :] - shift
-            valid = (src >= 0) & (src < length)
-            waves = waves.gather(1, src.clamp(0, length - 1)) * valid
-        if self.noise_prob > 0 and self.noise_volume > 0 and len(self.noise) > 0:
-            use = torch.rand(batch, 1, device=device) < self.noise_prob
-            gain = torch.rand(batch, 1, device=device) * self.noise_volume * use
-            waves = waves + self.noise.sample(batch, device=device) * gain
-        return waves.clamp(-1.0, 1.0)
+    def forward(self, waves: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        is_silence = self._is(labels, self.silence_label)
+        waves = speed_perturb(waves, self.cfg.speed_factors, self.sample_rate)
+        waves, labels, weights = self._shift(waves, labels, is_silence)
+        waves = self._silence_levels(waves, is_silence)
+        waves = self._add_noise(waves, is_silence)
+        if self.cfg.gain_db != (0.0, 0.0):
+            waves = waves * (10.0 ** (uniform(self.cfg.gain_db, len(waves), waves.device) / 20.0))[:, None]
+        return waves.clamp(-1.0, 1.0), labels, weights
+
+    @staticmethod
+    def _is(labels: torch.Tensor, label: int | None) -> torch.Tensor:
+        return labels == label if label is not None else torch.zeros_like(labels, dtype=torch.bool)
+
+    def _shift(self, waves, labels, is_silence):
+        batch, device = len(waves), waves.device
+        weights = torch.ones(batch, device=device)
+        shift = torch.randint(-self.max_shift, self.max_shift + 1, (batch,), device=device) if self.max_shift else \
+            torch.zeros(batch, dtype=torch.long, device=device)
+        can_fragment = ~is_silence & ~self._is(labels, self.unknown_label)
+        if self.cfg.fragment_prob > 0 and self.unknown_label is not None:
+            far = (torch.rand(batch, device=device) < self.cfg.fragment_prob) & can_fragment
+            far_ms = uniform(self.cfg.fragment_shift_ms, batch, device)
+            sign = torch.where(torch.rand(batch, device=device) < 0.5, -1, 1)
+            far_shift = (sign * far_ms * self.sample_rate / 1000).long()
+            shift = torch.where(far, far_shift, shift)
+        if not bool((shift != 0).any()):
+            return waves, labels, weights
+        shifted = shift_rows(waves, shift)
+        if self.unknown_label is not None:  # only then can a cut word be called "not that word"
+            kept = kept_energy(waves, shifted)
+            fragment = can_fragment & (kept < self.cfg.fragment_max_kept)
+            labels = torch.where(fragment, torch.full_like(labels, self.unknown_label), labels)
+            ambiguous = can_fragment & ~fragment & (kept < self.cfg.whole_min_kept)
+            weights = torch.where(ambiguous, torch.zeros_like(weights), weights)
+        return torch.where(is_silence[:, None], waves, shifted), labels, weights
+
+    def _silence_levels(self, waves, is_silence):
+        """Silence rows rescaled to an RMS level (dBFS) drawn per clip: a quiet room to a loud one."""
+        if self.cfg.silence_dbfs is None or not bool(is_silence.any()):
+            return waves
+        rms = waves.square().mean(1).sqrt()
+        target = 10.0 ** (uniform(self.cfg.silence_dbfs, len(waves), waves.device) / 20.0)
+        scale = torch.where(is_silence & (rms > 0), target / rms.clamp_min(1e-9), torch.ones_like(rms))
+        return waves * scale[:, None]
+
+    def _add_noise(self, waves, is_silence):
+        cfg = self.cfg
+        if cfg.noise_prob <= 0 or len(self.noise) == 0:
+            return waves
+        batch, device = len(waves), waves.device
+        use = (torch.rand(batch, device=device) < cfg.noise_prob) & ~is_silence
+        noise = self.noise.sample(batch, device=device)
+        if cfg.noise_mode == "gain":  # TensorFlow's recipe: the recording's level times U[0, volume]
+            gain = torch.rand(batch, 1, device=device) * cfg.noise_volume
+            return waves + noise * gain * use[:, None]
+        speech_power = waves.square().mean(1)
+        mixed = mix_at_snr(waves, noise, uniform(cfg.snr_db, batch, device))
+        return torch.where((use & (speech_power > 0))[:, None], mixed, waves)
 
 
 class SpecAugment(nn.Module):
@@ -51,3 +193,17 @@ class SpecAugment(nn.Module):
         for _ in range(self.num_time if self.time is not None else 0):
             x = self.time(x)
         return x.squeeze(1).transpose(1, 2)
+
+
+def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str]) -> tuple[
+        WaveAugment | None, SpecAugment | None]:
+    """The waveform and feature augmenters of `augment.*` (None, None when augment.enabled=false)."""
+    from speechseq.labels import SILENCE, UNKNOWN
+
+    if not a.enabled:
+        return None, None
+    wave = WaveAugment(noise, sample_rate, WaveAugmentConfig.from_cfg(a),
+                       silence_label=labels.index(SILENCE) if SILENCE in labels else None,
+                       unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None)
+    spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks)
+    return wave, spec

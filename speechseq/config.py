@@ -50,7 +50,16 @@ class AugmentConfig:
     enabled: bool = True
     time_shift_ms: float = 100.0
     noise_prob: float = 0.8
+    noise_mode: str = "snr"        # snr: per-clip SNR from snr_db | gain: TF recipe, gain U[0, noise_volume]
+    snr_db: List[float] = field(default_factory=lambda: [-5.0, 25.0])
     noise_volume: float = 0.1
+    gain_db: List[float] = field(default_factory=lambda: [0.0, 0.0])
+    silence_dbfs: Optional[List[float]] = None
+    fragment_prob: float = 0.0
+    fragment_shift_ms: List[float] = field(default_factory=lambda: [400.0, 900.0])
+    fragment_max_kept: float = 0.5
+    whole_min_kept: float = 0.8
+    speed_factors: List[float] = field(default_factory=list)
     freq_mask_param: int = 7
     num_freq_masks: int = 2
     time_mask_param: int = 10
@@ -84,13 +93,15 @@ class TrainerConfig:
     batch_size: int = 128
     eval_batch_size: int = 512
     device: str = "auto"           # auto | cpu | cuda | cuda:N
-    precision: str = "auto"        # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+    precision: str = "auto"        # auto (fp16 on CUDA, bf16 on a CPU with native bf16, else fp32) | fp32 | fp16 | bf16
     num_threads: int = 0           # torch CPU threads; 0 = all cores
     seed: int = 0
     resume: Optional[str] = None
     test_after_training: bool = True
     progress: bool = True
     log_every: int = 20            # steps between progress-bar updates (each one syncs the device)
+    max_minutes: Optional[float] = None  # time budget: the LR schedule is fitted to it, training ends inside it
+    test_noise_snr: List[float] = field(default_factory=list)  # also score the test split at these SNRs (dB)
 
 
 @dataclass
@@ -159,6 +170,7 @@ class EvalConfig:
     device: str = "auto"
     batch_size: int = 512
     plots: bool = True
+    noise_snr: List[float] = field(default_factory=list)  # mode=clips: also score with background noise at these SNRs (dB)
     stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     debug: bool = False
@@ -285,10 +297,31 @@ def validate_train(cfg) -> None:
     _require_device(t.device, "trainer.device")
     _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
-    a = cfg.augment
+    _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
+    validate_augment(cfg.augment)
+
+
+def _require_range(value, key: str, low: float | None = None, high: float | None = None) -> None:
+    _require(value is not None and len(value) == 2 and value[0] <= value[1], key,
+             f"needs [low, high] with low <= high, got {value}")
+    _require(low is None or value[0] >= low, key, f"must not go below {low}, got {list(value)}")
+    _require(high is None or value[1] <= high, key, f"must not go above {high}, got {list(value)}")
+
+
+def validate_augment(a) -> None:
     _require(0 <= a.noise_prob <= 1, "augment.noise_prob", "must be within 0..1")
     for key in ("time_shift_ms", "noise_volume", "freq_mask_param", "num_freq_masks", "time_mask_param", "num_time_masks"):
         _require(a[key] >= 0, f"augment.{key}", f"must not be negative, got {a[key]}")
+    _require(a.noise_mode in ("snr", "gain"), "augment.noise_mode", f"{a.noise_mode!r} is not snr or gain")
+    _require_range(a.snr_db, "augment.snr_db")
+    _require_range(a.gain_db, "augment.gain_db")
+    if a.silence_dbfs is not None:
+        _require_range(a.silence_dbfs, "augment.silence_dbfs", high=0.0)
+    _require(0 <= a.fragment_prob <= 1, "augment.fragment_prob", "must be within 0..1")
+    _require_range(a.fragment_shift_ms, "augment.fragment_shift_ms", low=0.0)
+    _require(0 <= a.fragment_max_kept <= a.whole_min_kept <= 1, "augment.whole_min_kept",
+             "need 0 <= fragment_max_kept <= whole_min_kept <= 1")
+    _require(all(0.5 <= f <= 2.0 for f in a.speed_factors), "augment.speed_factors", "factors must be within 0.5..2")
 
 
 def validate_bench(cfg) -> None:

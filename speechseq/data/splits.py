@@ -40,7 +40,9 @@ class NoiseBank:
             if len(wave) < clip_samples:
                 continue
             for start in range(0, len(wave) - clip_samples + 1, clip_samples // 2):
-                segs.append(wave[start:start + clip_samples])
+                segment = wave[start:start + clip_samples]
+                if np.any(segment):  # digital silence cannot be mixed at an SNR (no power)
+                    segs.append(segment)
         arr = np.stack(segs) if segs else np.zeros((0, clip_samples), np.float32)
         return cls(torch.from_numpy(arr))
 
