@@ -3,7 +3,8 @@
 Writes report.json, confusion.png, examples.png (log-mel pictures of right and wrong predictions)
 and training_curves.png (when the checkpoint sits in its training run folder).
 
-`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset]`;
+`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset] [noise_snr=[20,10,5,0]]`
+(noise_snr also scores the clips with the dataset's background noise at those SNRs: noise.png);
 `speechseq-eval mode=stream checkpoint=PATH input=STREAM.wav labels=labels.csv` scores streaming
 recognition on a long labelled recording (speechseq.streaming.evaluate_stream).
 """
@@ -28,6 +29,7 @@ from speechseq.fsutil import atomic_write_text
 from speechseq.inference import evaluation_indices, predict_split
 from speechseq.labels import LabelSet
 from speechseq.metrics import classification_report, format_report_table
+from speechseq.noise_eval import format_noise_table, score_in_noise
 from speechseq.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,26 @@ def predict_and_score(loaded: LoadedModel, split: SplitData, noise: NoiseBank, d
 def score_split(loaded: LoadedModel, split: SplitData, noise: NoiseBank, device: torch.device,
                 batch_size: int = 512, seed: int = 0, progress: bool = True) -> dict:
     return predict_and_score(loaded, split, noise, device, batch_size, seed, progress)[0]
+
+
+def add_noise_scores(report: dict, loaded: LoadedModel, split: SplitData, noise: NoiseBank, snrs,
+                     device: torch.device, batch_size: int = 512, seed: int = 0, progress: bool = True) -> None:
+    """report["noise"]: the split scored again with background noise at each SNR in `snrs` (dB)."""
+    if not len(snrs):
+        return
+    if len(noise) == 0:
+        log.warning("no background noise in the data folder: scoring in noise (noise_snr) skipped")
+    frontend = LogMel(loaded.frontend).to(device)
+    report["noise"] = score_in_noise(loaded.model.to(device), frontend, loaded.labels, split, noise, list(snrs),
+                                     device, batch_size, seed, progress)
+
+
+def print_scores(report: dict, label: str = "accuracy") -> None:
+    """The per-class table, the accuracy line, and the noise table when there is one."""
+    print(format_report_table(report))
+    if report.get("noise"):
+        print(format_noise_table(report["accuracy"], report["noise"]))
+    print(f"{label} {report['accuracy']:.4f} (n={report['n']})")
 
 
 def pick_examples(preds: Predictions, n_right: int = 3, n_wrong: int = 3, seed: int = 0) -> list[int]:
@@ -119,6 +141,12 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
         cm = report["confusion_matrix"]
         title = f"{report.get('split', '')} accuracy {report['accuracy']:.3f} (n={report['n']})"
         plot_confusion(cm["matrix"], cm["labels"], out_dir / ("confusion.png" if name == "report" else f"{name}_confusion.png"), title)
+        if report.get("noise"):
+            from speechseq.plots import plot_noise_curve
+
+            plot_noise_curve(report["accuracy"], report["noise"],
+                             out_dir / ("noise.png" if name == "report" else f"{name}_noise.png"),
+                             f"{report.get('split', '')}: accuracy against SNR (n={report['n']})")
     return path
 
 
@@ -160,16 +188,16 @@ def evaluate(cfg: DictConfig) -> dict:
                        unknown_percentage=cfg.data.unknown_percentage, decode_workers=cfg.data.decode_workers)
     noise = NoiseBank.from_files(index.noise_files, loaded.frontend.sample_rate, loaded.frontend.sample_rate)
     report, preds = predict_and_score(loaded, split, noise, device, cfg.batch_size, cfg.data.seed)
+    add_noise_scores(report, loaded, split, noise, cfg.noise_snr, device, cfg.batch_size, cfg.data.seed)
     report.update({"checkpoint": str(cfg.checkpoint), "data_root": str(index.root), "layout": index.layout,
                    "unreadable_files": split.failed})
     write_report(report, cfg.paths.output_dir, plots=cfg.plots)
     if cfg.plots:
         write_examples(loaded, split, preds, Path(cfg.paths.output_dir) / "examples.png", cfg.data.seed)
         copy_training_curves(cfg.checkpoint, cfg.paths.output_dir)
-    print(format_report_table(report))
     if split.failed:
         print(f"skipped {len(split.failed)} unreadable file(s); listed in report.json")
-    print(f"accuracy {report['accuracy']:.4f} (n={report['n']})")
+    print_scores(report)
     return report
 
 

@@ -18,8 +18,12 @@ def evaluation_indices(split: SplitData, seed: int) -> np.ndarray:
 @torch.no_grad()
 def predict_split(model: torch.nn.Module, frontend: LogMel, split: SplitData, indices: np.ndarray,
                   noise: NoiseBank, batch_size: int, device: torch.device, seed: int = 0,
-                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(targets, probabilities) for `indices`; silence slots are generated with `seed`."""
+                  progress: bool = False, transform=None) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, probabilities) for `indices`; silence slots are generated with `seed`.
+
+    `transform(waves, labels) -> waves` alters each batch before the frontend (noise, for
+    scoring in noise); it must draw from its own generator, so the silence slots stay the same.
+    """
     from tqdm.auto import tqdm
 
     model.eval()
@@ -29,6 +33,8 @@ def predict_split(model: torch.nn.Module, frontend: LogMel, split: SplitData, in
     for idx in tqdm(batches, desc=f"eval {split.name}", unit="batch", leave=False, disable=not progress):
         idx_t = torch.as_tensor(idx, device=split.waves.device)
         waves, labels = gather_batch(split, idx_t, noise, generator)
+        if transform is not None:
+            waves = transform(waves, labels)
         logits = model(frontend(waves.to(device)))
         probs.append(torch.softmax(logits.float(), dim=-1).cpu())
         targets.append(labels.cpu())

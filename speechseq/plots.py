@@ -99,3 +99,25 @@ def plot_examples(examples: list[dict], path: str | Path, sample_rate: int = 160
         fig.suptitle(title)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_noise_curve(clean_accuracy: float, rows: list[dict], path: str | Path, title: str = "") -> None:
+    """Accuracy against SNR (dB), the clean score as a dashed line above the curve."""
+    plt = _pyplot()
+    rows = sorted(rows, key=lambda r: r["snr_db"])
+    snrs = [r["snr_db"] for r in rows]
+    accs = [r["accuracy"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(snrs, accs, "o-", color="tab:blue", label="with background noise")
+    for x, y in zip(snrs, accs):
+        ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+    ax.axhline(clean_accuracy, color="tab:green", ls="--", label=f"clean {clean_accuracy:.3f}")
+    ax.set_xlabel("SNR (dB): speech power / noise power")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title or "accuracy in noise")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
