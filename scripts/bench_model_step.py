@@ -1,8 +1,11 @@
 #!/usr/bin/env python
 """Where a CPU training step of the default model spends its time: forward alone, and
-forward + backward + AdamW, with oneDNN's LSTM kernels (torch's default on CPU) on and off.
+forward + backward + AdamW, with oneDNN's LSTM kernels (torch's default on CPU) on and off,
+or (--compare precision) in fp32 against bf16 autocast (what trainer.precision=auto picks on
+a CPU with native bf16).
 
     python scripts/bench_model_step.py [--batch 128] [--steps 6] [--frame-stack 1] [--threads 0]
+    python scripts/bench_model_step.py --compare precision --frame-stack 2 --batch 64
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--frame-stack", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default (all cores)")
+    ap.add_argument("--compare", choices=("onednn", "precision"), default="onednn")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -41,23 +45,30 @@ def main() -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = torch.randn(args.batch, 97, 40), torch.randint(0, 12, (args.batch,))
 
+    bf16 = {"on": False}
+
     def train_step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(x, normalized=True), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16["on"]):
+            logits = model(x, normalized=True)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     def forward() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16["on"]):
             model(x, normalized=True)
 
     print(f"default model (frame_stack {args.frame_stack}), batch {args.batch}, {torch.get_num_threads()} "
           f"torch threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
           f"load average {os.getloadavg()[0]:.1f}")
-    for onednn in (True, False, True, False):  # twice each, alternating: the spread is the noise
+    for setting in (True, False, True, False):  # twice each, alternating: the spread is the noise
+        onednn = setting if args.compare == "onednn" else True
+        bf16["on"] = args.compare == "precision" and not setting
         with torch.backends.mkldnn.flags(enabled=onednn):
             step_ms, fwd_ms = per_call_ms(train_step, args.steps), per_call_ms(forward, args.steps)
-        print(f"oneDNN {'on ' if onednn else 'off'}: train step {step_ms:6.0f} ms ({args.batch / step_ms * 1000:5.0f} "
+        name = f"oneDNN {'on ' if onednn else 'off'}" if args.compare == "onednn" else ("bf16" if bf16["on"] else "fp32")
+        print(f"{name}: train step {step_ms:6.0f} ms ({args.batch / step_ms * 1000:5.0f} "
               f"clips/s), forward alone {fwd_ms:5.0f} ms")
 
 
