@@ -96,6 +96,8 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     meta = read_checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors", ValueError)
     model, frontend = meta["model"], meta["frontend"]
     kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
+    if model["cell"] == "rnn":
+        kind += f" ({model.get('nonlinearity', 'tanh')})"
     architecture = (f"{model['num_layers']}-layer {kind}, hidden {model['hidden_size']}, {model['pooling']} pooling, "
                     f"frame stack {model['frame_stack']}; feature normalisation inside the model")
     per_class = "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
