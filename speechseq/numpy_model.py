@@ -25,11 +25,17 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def lstm_step(xw: np.ndarray, state: tuple, w_hh: np.ndarray, b_hh: np.ndarray, act=None):
-    """One LSTM step; xw = W_ih x_t + b_ih, already computed; rows of the gates in order i, f, g, o."""
+# Steps: `xw` is the input part W_ih x_t + b_ih, computed for every t before the loop (for the
+# LSTM and the plain RNN b_hh is added there too); `h`, `c` are (directions, batch, hidden).
+
+def lstm_step(xw: np.ndarray, state: tuple, w_hh: np.ndarray, b_hh, act=None):
+    """One LSTM step; the gate rows are in PyTorch's order i, f, g, o."""
     h, c = state
-    i, f, g, o = np.split(xw + h @ w_hh + b_hh, 4, axis=-1)
-    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+    H = h.shape[-1]
+    z = xw + h @ w_hh                                  # the four gates' pre-activations
+    s = sigmoid(z)                                     # one call for i, f, o (g's share is unused)
+    i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
+    g = np.tanh(z[..., 2 * H:3 * H])                   # the candidate
     c = f * c + i * g
     h = o * np.tanh(c)
     return h, (h, c)
@@ -38,19 +44,19 @@ def lstm_step(xw: np.ndarray, state: tuple, w_hh: np.ndarray, b_hh: np.ndarray, 
 def gru_step(xw: np.ndarray, state: tuple, w_hh: np.ndarray, b_hh: np.ndarray, act=None):
     """One GRU step, gates r, z, n; the reset gate scales the recurrent part of n (PyTorch's GRU)."""
     (h,) = state
-    x_r, x_z, x_n = np.split(xw, 3, axis=-1)
-    h_r, h_z, h_n = np.split(h @ w_hh + b_hh, 3, axis=-1)
-    r = sigmoid(x_r + h_r)
-    z = sigmoid(x_z + h_z)
-    n = np.tanh(x_n + r * h_n)
-    h = (1.0 - z) * n + z * h
+    H = h.shape[-1]
+    hw = h @ w_hh + b_hh                               # W_hh h_{t-1} + b_hh, all three gates
+    rz = sigmoid(xw[..., :2 * H] + hw[..., :2 * H])
+    r, z = rz[..., :H], rz[..., H:]
+    n = np.tanh(xw[..., 2 * H:] + r * hw[..., 2 * H:])
+    h = n + z * (h - n)                                # = (1 - z) * n + z * h
     return h, (h,)
 
 
-def rnn_step(xw: np.ndarray, state: tuple, w_hh: np.ndarray, b_hh: np.ndarray, act=np.tanh):
+def rnn_step(xw: np.ndarray, state: tuple, w_hh: np.ndarray, b_hh, act=np.tanh):
     """One plain (Elman) RNN step: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
     (h,) = state
-    h = act(xw + h @ w_hh + b_hh)
+    h = act(xw + h @ w_hh)
     return h, (h,)
 
 
@@ -60,6 +66,7 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 STEPS = {"lstm": lstm_step, "gru": gru_step, "rnn": rnn_step}
 ACTIVATIONS = {"tanh": np.tanh, "relu": relu}
+FOLDS_B_HH = {"lstm": True, "rnn": True, "gru": False}  # b_hh is constant in time unless r scales it
 
 
 class RecurrentLayer:
@@ -71,10 +78,12 @@ class RecurrentLayer:
         def stacked(name: str) -> np.ndarray:
             return np.stack([np.asarray(tensors[f"rnn.{name}_l{layer}{s}"], dtype) for s in suffixes])
 
-        self.w_ih = stacked("weight_ih").transpose(0, 2, 1)   # (D, inputs, G*H)
-        self.w_hh = stacked("weight_hh").transpose(0, 2, 1)   # (D, H, G*H)
-        self.b_ih = stacked("bias_ih")[:, None, None, :]      # (D, 1, 1, G*H)
-        self.b_hh = stacked("bias_hh")[:, None, :]            # (D, 1, G*H)
+        self.w_ih = stacked("weight_ih").transpose(0, 2, 1).copy()   # (D, inputs, G*H)
+        self.w_hh = stacked("weight_hh").transpose(0, 2, 1).copy()   # (D, H, G*H)
+        self.b_ih = stacked("bias_ih")[:, None, None, :]             # (D, 1, 1, G*H)
+        self.b_hh = stacked("bias_hh")[:, None, :]                   # (D, 1, G*H)
+        if FOLDS_B_HH[spec.cell]:
+            self.b_ih, self.b_hh = self.b_ih + self.b_hh[:, None], None
         self.step = STEPS[spec.cell]
         self.act = ACTIVATIONS[spec.nonlinearity]
         self.hidden = spec.hidden_size
@@ -92,10 +101,11 @@ class RecurrentLayer:
         xw = np.matmul(x[None], self.w_ih[:, None]) + self.b_ih          # (D, B, T, G*H)
         if directions == 2:
             xw[1] = xw[1, :, ::-1].copy()
+        xw = np.ascontiguousarray(xw.transpose(2, 0, 1, 3))              # (T, D, B, G*H): xw[t] contiguous
         state = self.initial_state(batch, x.dtype) if state is None else state
         out = np.empty((steps, directions, batch, self.hidden), x.dtype)
         for t in range(steps):
-            out[t], state = self.step(xw[:, :, t], state, self.w_hh, self.b_hh, self.act)
+            out[t], state = self.step(xw[t], state, self.w_hh, self.b_hh, self.act)
         if directions == 2:
             out[:, 1] = out[::-1, 1].copy()                                  # back to forward time order
         return out.transpose(2, 0, 1, 3).reshape(batch, steps, directions * self.hidden), state
