@@ -131,7 +131,7 @@ class StreamConfig:
     realtime: bool = False            # pace the input like a microphone
     runtime: str = "torch"            # torch | onnx | numpy
     block_ms: float = 100.0           # audio read per block
-    num_threads: int = 1              # torch CPU threads
+    num_threads: int = 1              # torch CPU threads (numpy's BLAS threads for runtime=numpy)
     stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
     debug: bool = False
 

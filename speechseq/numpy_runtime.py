@@ -65,6 +65,18 @@ class NumpyClassifier(CarriedState):
         return softmax(logits)[0].astype(np.float32)
 
 
+def limit_blas_threads(num_threads: int | None) -> None:
+    """Cap numpy's BLAS threads (process-wide), as num_threads caps torch's: a window's small matmuls
+    gain nothing from more, and OpenBLAS threads spin-waiting on a busy machine stall hops by 100 ms."""
+    if not num_threads:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a minimal install: OPENBLAS_NUM_THREADS=1 in the environment does the same
+        return
+    threadpool_limits(int(num_threads), user_api="blas")
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m speechseq.numpy_runtime CHECKPOINT FILE.wav...`: one line per file, torch never imported."""
     from speechseq.onnx_runtime import classify_files_cli  # the same command line as the ONNX runtime

@@ -88,6 +88,15 @@ def test_stateful_step_equals_the_full_pass(cell, frame_stack, tmp_path):
     assert np.abs(got - numpy_clf(frames[:usable])).max() < TOLERANCE
 
 
+def test_runtime_numpy_caps_the_blas_threads(shipped):
+    """As num_threads caps torch's threads: OpenBLAS threads spin-waiting on a busy machine stall hops."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):  # restored on exit
+        load_classifier(shipped[0], "numpy", num_threads=1)
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+
+
 def test_bidirectional_models_cannot_step(shipped):
     with pytest.raises(RuntimeError, match="unidirectional"):
         shipped[1].step(np.zeros((10, 40), np.float32))

@@ -67,8 +67,8 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
     """A backend for `checkpoint`: `torch` or `numpy` (speechseq.numpy_runtime) on the .safetensors
     checkpoint, or `onnx` (speechseq.onnx_runtime) on an export.
 
-    `num_threads` caps torch's CPU threads: one small window per hop gains nothing from more,
-    and a live loop should leave the other cores alone.
+    `num_threads` caps torch's CPU threads (numpy's BLAS threads for runtime=numpy): one small
+    window per hop gains nothing from more, and a live loop should leave the other cores alone.
     """
     if runtime == "torch":
         try:
@@ -87,8 +87,9 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
                                f"use runtime=torch") from None
         return OnnxClassifier(checkpoint)
     if runtime == "numpy":
-        from speechseq.numpy_runtime import NumpyClassifier  # numpy + safetensors: always installed
+        from speechseq.numpy_runtime import NumpyClassifier, limit_blas_threads  # numpy + safetensors only
 
+        limit_blas_threads(num_threads)
         return NumpyClassifier(checkpoint)
     raise ValueError(f"runtime={runtime!r}: choose one of {list(RUNTIMES)}")
 
