@@ -88,7 +88,8 @@ def main() -> int:
     parser.add_argument("--checkpoint", required=True, help="inference checkpoint (.safetensors)")
     parser.add_argument("--onnx", help="its export (model.onnx); default: export it to a temporary folder")
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per backend (best start-up kept)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per backend, taken in turn "
+                        "(best start-up kept)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         onnx = Path(args.onnx) if args.onnx else Path(tmp) / "model.onnx"
@@ -98,8 +99,12 @@ def main() -> int:
         results = {}
         backends = [("torch", Path(args.checkpoint)), ("onnx", onnx), ("numpy", Path(args.checkpoint)),
                     ("numpy-float64", Path(args.checkpoint))]
-        for backend, path in backends:
-            runs = [run_child(backend, path, args.calls) for _ in range(args.repeats)]
+        # round-robin, so that load from other jobs on a shared machine falls on every backend alike
+        all_runs = {name: [] for name, _ in backends}
+        for _ in range(args.repeats):
+            for backend, path in backends:
+                all_runs[backend].append(run_child(backend, path, args.calls))
+        for backend, runs in all_runs.items():
             best = min(runs, key=lambda r: r["startup_s"])
             lat = sorted(t for r in runs for t in r["latency_ms"])
             fe = sorted(t for r in runs for t in r["frontend_ms"])
