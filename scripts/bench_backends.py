@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Start-up time, resident memory and per-window latency of the torch and onnx classifier backends.
+"""Start-up time, resident memory and per-window latency of the torch, onnx and numpy classifier backends.
 
     python scripts/bench_backends.py --checkpoint runs/train/X/checkpoints/best.safetensors [--onnx model.onnx]
 
-Each backend runs in its own fresh process (so imports and memory are its own), on one thread:
+Backends: torch (speechseq.checkpoint), onnx (speechseq.onnx_runtime), numpy (speechseq.numpy_runtime,
+float32 arithmetic) and numpy-float64. Each runs in its own fresh process (so imports and memory are
+its own), on one thread:
 - start-up: process start -> backend loaded and first window classified (imports included);
 - memory: resident set size (VmRSS) after 200 calls, and the peak (ru_maxrss);
 - latency: one classifier call on a 1 s window (97 log-mel frames), median and 95th percentile.
@@ -35,6 +37,10 @@ if backend == "torch":
     def classify(feats):
         with torch.inference_mode():
             return torch.softmax(model(torch.from_numpy(feats)[None]), -1)[0].numpy()
+elif backend.startswith("numpy"):
+    from speechseq.numpy_runtime import NumpyClassifier
+    clf = NumpyClassifier(path, dtype="float64" if backend == "numpy-float64" else "float32")
+    spec, classify = clf.frontend, clf
 else:
     from speechseq.onnx_runtime import OnnxClassifier
     clf = OnnxClassifier(path, num_threads=1)
@@ -55,7 +61,8 @@ for _ in range(50):
 status = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(("VmRSS", "VmHWM"))}
 print(json.dumps({"startup_s": startup, "rss_mib": status["VmRSS"] / 1024, "peak_rss_mib": status["VmHWM"] / 1024,
                   "latency_ms": sorted(times), "frontend_ms": sorted(fe),
-                  "torch_imported": "torch" in sys.modules, "frames": int(feats.shape[0])}))
+                  "torch_imported": "torch" in sys.modules, "ort_imported": "onnxruntime" in sys.modules,
+                  "frames": int(feats.shape[0])}))
 """
 
 
@@ -81,7 +88,8 @@ def main() -> int:
     parser.add_argument("--checkpoint", required=True, help="inference checkpoint (.safetensors)")
     parser.add_argument("--onnx", help="its export (model.onnx); default: export it to a temporary folder")
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per backend (best start-up kept)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per backend, taken in turn "
+                        "(best start-up kept)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         onnx = Path(args.onnx) if args.onnx else Path(tmp) / "model.onnx"
@@ -89,8 +97,14 @@ def main() -> int:
             from speechseq.export import export_onnx
             export_onnx(args.checkpoint, onnx)
         results = {}
-        for backend, path in (("torch", Path(args.checkpoint)), ("onnx", onnx)):
-            runs = [run_child(backend, path, args.calls) for _ in range(args.repeats)]
+        backends = [("torch", Path(args.checkpoint)), ("onnx", onnx), ("numpy", Path(args.checkpoint)),
+                    ("numpy-float64", Path(args.checkpoint))]
+        # round-robin, so that load from other jobs on a shared machine falls on every backend alike
+        all_runs = {name: [] for name, _ in backends}
+        for _ in range(args.repeats):
+            for backend, path in backends:
+                all_runs[backend].append(run_child(backend, path, args.calls))
+        for backend, runs in all_runs.items():
             best = min(runs, key=lambda r: r["startup_s"])
             lat = sorted(t for r in runs for t in r["latency_ms"])
             fe = sorted(t for r in runs for t in r["frontend_ms"])
@@ -98,14 +112,16 @@ def main() -> int:
                                 "rss_mib": max(r["rss_mib"] for r in runs),
                                 "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
                                 "p50_ms": pct(lat, 0.5), "p95_ms": pct(lat, 0.95), "frontend_p50_ms": pct(fe, 0.5),
-                                "torch_imported": best["torch_imported"]}
+                                "torch_imported": best["torch_imported"], "ort_imported": best["ort_imported"]}
     print(f"checkpoint {args.checkpoint}; {args.calls} calls x {args.repeats} processes per backend, 1 thread\n")
     print("| backend | imports + load + first window (s) | whole process, calls included (s) | RSS (MiB) | peak RSS (MiB) "
-          "| classifier, 1 s window: median (ms) | p95 (ms) | numpy log-mel of 1 s (ms) | torch imported |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| classifier, 1 s window: median (ms) | p95 (ms) | numpy log-mel of 1 s (ms) | torch imported "
+          "| onnxruntime imported |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['startup_s']:.2f} | {r['process_s']:.2f} | {r['rss_mib']:.0f} | {r['peak_rss_mib']:.0f} "
-              f"| {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['frontend_p50_ms']:.2f} | {r['torch_imported']} |")
+              f"| {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['frontend_p50_ms']:.2f} | {r['torch_imported']} "
+              f"| {r['ort_imported']} |")
     return 0
 
 

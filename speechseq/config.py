@@ -75,6 +75,7 @@ class ModelConfig:
     dropout: float = 0.1
     pooling: str = "mean"          # mean | attention
     frame_stack: int = 1           # stack k frames per RNN step (k times fewer steps)
+    nonlinearity: str = "tanh"     # cell=rnn: tanh | relu (nn.RNN's activation)
 
 
 @dataclass
@@ -139,9 +140,9 @@ class StreamConfig:
     input: Optional[str] = None       # FILE.wav, or - for raw s16le 16 kHz mono PCM on stdin
     output: Optional[str] = None      # CSV of detections; null: stdout
     realtime: bool = False            # pace the input like a microphone
-    runtime: str = "torch"            # torch | onnx
+    runtime: str = "torch"            # torch | onnx | numpy
     block_ms: float = 100.0           # audio read per block
-    num_threads: int = 1              # torch CPU threads
+    num_threads: int = 1              # torch CPU threads (numpy's BLAS threads for runtime=numpy)
     stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
     debug: bool = False
 
@@ -151,7 +152,7 @@ class ListenConfig:
     checkpoint: Optional[str] = None
     device: Optional[str] = None      # input device index or name; null: the system default
     list_devices: bool = False
-    runtime: str = "torch"
+    runtime: str = "torch"            # torch | onnx | numpy
     block_ms: float = 50.0            # microphone callback block
     view: str = "auto"                # auto (rich on a terminal, plain lines when piped) | rich | plain
     num_threads: int = 1
@@ -278,6 +279,9 @@ def validate_train(cfg) -> None:
     m = cfg.model
     _require(m.cell in ("lstm", "gru", "rnn"), "model.cell", f"{m.cell!r} is not lstm, gru or rnn")
     _require(m.pooling in ("mean", "attention"), "model.pooling", f"{m.pooling!r} is not mean or attention")
+    _require(m.nonlinearity in ("tanh", "relu"), "model.nonlinearity", f"{m.nonlinearity!r} is not tanh or relu")
+    _require(m.nonlinearity == "tanh" or m.cell == "rnn", "model.nonlinearity",
+             f"{m.nonlinearity} applies to model.cell=rnn only (the {m.cell.upper()}'s gates fix its activations)")
     _require(m.hidden_size > 0, "model.hidden_size", f"must be positive, got {m.hidden_size}")
     _require(m.num_layers > 0, "model.num_layers", f"must be positive, got {m.num_layers}")
     _require(m.frame_stack > 0, "model.frame_stack", f"must be positive, got {m.frame_stack}")

@@ -6,44 +6,12 @@ only one frame in its backward direction, so classifying from it throws informat
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-POOLINGS = ("mean", "attention")
+from speechseq.model_spec import POOLINGS, ModelSpec  # noqa: F401  (re-exported: torch-free home)
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    n_inputs: int
-    n_classes: int
-    cell: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 2
-    bidirectional: bool = True
-    dropout: float = 0.1
-    pooling: str = "mean"
-    frame_stack: int = 1  # k > 1: concatenate k consecutive frames (k times fewer, cheaper RNN steps)
-
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"model.cell={self.cell!r}: choose one of {sorted(CELLS)}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling={self.pooling!r}: choose one of {list(POOLINGS)}")
-        for name in ("n_inputs", "n_classes", "hidden_size", "num_layers", "frame_stack"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}  # the keys are model_spec.CELL_NAMES
 
 
 class AttentionPooling(nn.Module):
@@ -68,12 +36,13 @@ class RecurrentClassifier(nn.Module):
         self.spec = spec
         self.register_buffer("feature_mean", torch.zeros(spec.n_inputs))
         self.register_buffer("feature_std", torch.ones(spec.n_inputs))
+        extra = {"nonlinearity": spec.nonlinearity} if spec.cell == "rnn" else {}
         self.rnn = CELLS[spec.cell](
             input_size=spec.n_inputs * spec.frame_stack, hidden_size=spec.hidden_size, num_layers=spec.num_layers,
             batch_first=True, bidirectional=spec.bidirectional,
-            dropout=spec.dropout if spec.num_layers > 1 else 0.0,
+            dropout=spec.dropout if spec.num_layers > 1 else 0.0, **extra,
         )
-        out_dim = spec.hidden_size * (2 if spec.bidirectional else 1)
+        out_dim = spec.output_size
         self.pool = AttentionPooling(out_dim) if spec.pooling == "attention" else None
         self.dropout = nn.Dropout(spec.dropout)
         self.head = nn.Linear(out_dim, spec.n_classes)

@@ -86,8 +86,10 @@ class FilePrediction:
     probabilities: np.ndarray
 
 
-def classify_file(classifier: OnnxClassifier, path: str | Path, clip_seconds: float = 1.0) -> FilePrediction:
-    """Read a WAV (any rate/channels soundfile reads), take a clip_seconds window, classify it."""
+def classify_file(classifier, path: str | Path, clip_seconds: float = 1.0) -> FilePrediction:
+    """Read a WAV (any rate/channels soundfile reads), take a clip_seconds window, classify it.
+
+    `classifier`: any backend taking raw log-mel (frames, n_mels) -> probabilities (onnx, numpy)."""
     from speechseq.audio import fix_length, read_audio
     from speechseq.numpy_frontend import log_mel
 
@@ -99,21 +101,21 @@ def classify_file(classifier: OnnxClassifier, path: str | Path, clip_seconds: fl
     return FilePrediction(classifier.labels[best], float(probs[best]), probs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m speechseq.onnx_runtime MODEL.onnx FILE.wav...`: one line per file, torch never imported."""
+def classify_files_cli(prog: str, description: str, model_help: str, load, load_error: type[Exception],
+                       argv: list[str] | None = None) -> int:
+    """`prog MODEL FILE.wav...` -> `file<TAB>label<TAB>probability` per file; `load(MODEL)` makes the classifier."""
     import argparse
     import sys
 
     from speechseq.audio import AudioReadError
 
-    parser = argparse.ArgumentParser(prog="python -m speechseq.onnx_runtime",
-                                     description="Classify 1 s WAV clips with an exported speechseq model.")
-    parser.add_argument("model", help="model.onnx written by speechseq-export (model.json beside it)")
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("model", help=model_help)
     parser.add_argument("files", nargs="+", help="audio files (any rate; the middle 1 s is used)")
     args = parser.parse_args(argv)
     try:
-        classifier = OnnxClassifier(args.model)
-    except OnnxModelError as exc:
+        classifier = load(args.model)
+    except load_error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     status = 0
@@ -126,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{name}\t{pred.label}\t{pred.probability:.3f}")
     return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m speechseq.onnx_runtime MODEL.onnx FILE.wav...`: one line per file, torch never imported."""
+    return classify_files_cli("python -m speechseq.onnx_runtime",
+                              "Classify 1 s WAV clips with an exported speechseq model.",
+                              "model.onnx written by speechseq-export (model.json beside it)",
+                              OnnxClassifier, OnnxModelError, argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The model shipped inside the package, so a fresh install can run the microphone demo at once.
 
-`default_checkpoint("torch")` -> speechseq/pretrained/kws12_mini.safetensors,
+`default_checkpoint("torch")` (and `"numpy"`) -> speechseq/pretrained/kws12_mini.safetensors,
 `default_checkpoint("onnx")` -> speechseq/pretrained/kws12_mini.onnx (kws12_mini.json beside it).
 Both are rebuilt by scripts/train_pretrained.sh; MODEL_CARD.md there says how they were made.
 Torch-free, so the ONNX runtime can ask for its default too.
@@ -15,7 +15,7 @@ from speechseq.metadata import read_checkpoint_metadata
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 MODEL_NAME = "kws12_mini"
-SUFFIXES = {"torch": ".safetensors", "onnx": ".onnx"}
+SUFFIXES = {"torch": ".safetensors", "numpy": ".safetensors", "onnx": ".onnx"}
 
 
 class PretrainedModelMissing(FileNotFoundError):
@@ -23,7 +23,7 @@ class PretrainedModelMissing(FileNotFoundError):
 
 
 def default_checkpoint(runtime: str = "torch") -> Path:
-    """Path of the shipped model for `runtime` (torch | onnx); raises PretrainedModelMissing if absent."""
+    """Path of the shipped model for `runtime` (torch | numpy | onnx); raises PretrainedModelMissing if absent."""
     if runtime not in SUFFIXES:
         raise ValueError(f"runtime={runtime!r}: choose one of {sorted(SUFFIXES)}")
     path = PRETRAINED_DIR / f"{MODEL_NAME}{SUFFIXES[runtime]}"
@@ -96,6 +96,8 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     meta = read_checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors", ValueError)
     model, frontend = meta["model"], meta["frontend"]
     kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
+    if model["cell"] == "rnn":
+        kind += f" ({model.get('nonlinearity', 'tanh')})"
     architecture = (f"{model['num_layers']}-layer {kind}, hidden {model['hidden_size']}, {model['pooling']} pooling, "
                     f"frame stack {model['frame_stack']}; feature normalisation inside the model")
     per_class = "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"

@@ -176,3 +176,19 @@ def test_resume_state_from_elsewhere_or_other_settings_is_refused():
     other["data"]["task"] = "v2_35"
     with pytest.raises(CheckpointError, match=r"model.hidden_size=16 \(this run: 32\).*data.task='v2_12'"):
         check_resume_state("x.pt", state, other)
+
+
+def test_resume_state_saved_before_a_new_model_setting_still_resumes():
+    """Runs started before model.nonlinearity existed resume with its default; another value is refused."""
+    from speechseq.checkpoint import check_resume_state
+
+    config = {"model": {"cell": "rnn", "hidden_size": 16}, "features": {"n_mels": 40},
+              "data": {"task": "v2_12", "words": None}}
+    state = {k: 0 for k in ("epoch", "model", "optimizer", "scaler", "best_val_acc", "best_epoch", "history")}
+    state["config"] = json.dumps(config)
+    now = json.loads(state["config"])
+    now["model"]["nonlinearity"] = "tanh"
+    check_resume_state("x.pt", state, now)
+    now["model"]["nonlinearity"] = "relu"
+    with pytest.raises(CheckpointError, match=r"model.nonlinearity='tanh' \(this run: 'relu'\)"):
+        check_resume_state("x.pt", state, now)

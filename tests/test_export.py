@@ -18,6 +18,7 @@ from speechseq.checkpoint import save_inference
 from speechseq.export import export_onnx, metadata_path, run_export
 from speechseq.features import FrontendSpec, LogMel
 from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.numpy_runtime import NumpyClassifier
 from speechseq.onnx_runtime import OnnxClassifier, OnnxModelError
 from tests.conftest import REPO, compose_config, word_tone
 
@@ -62,6 +63,7 @@ def exported(tmp_path_factory):
     dict(cell="lstm", num_layers=2, bidirectional=True, pooling="attention", frame_stack=2),
     dict(cell="gru", num_layers=1, bidirectional=False, pooling="mean", frame_stack=3),
     dict(cell="rnn", num_layers=3, bidirectional=True, pooling="attention", frame_stack=1),
+    dict(cell="rnn", num_layers=2, bidirectional=True, pooling="mean", frame_stack=2, nonlinearity="relu"),
 ])
 def test_onnx_matches_torch_on_synthetic_clips(tmp_path, spec_kw):
     waves = synthetic_waves()
@@ -79,6 +81,9 @@ def test_onnx_matches_torch_on_synthetic_clips(tmp_path, spec_kw):
     assert np.abs(onnx(feats[0, :40]) - short[0]).max() < 1e-4
     assert meta["export_check_max_abs_diff"] < 1e-4
     assert onnx.labels == LABELS and onnx.frontend == FrontendSpec()
+    assert meta["model"] == model.spec.to_dict()
+    # the numpy runtime reads the same checkpoint to the same numbers
+    assert np.abs(NumpyClassifier(tmp_path / "best.safetensors").batch(feats) - ref).max() < 1e-5
 
 
 def test_onnx_matches_torch_on_real_clips(tmp_path, mini_root):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from speechseq.streaming.ring import FrameRing
+from speechseq.streaming.stepping import CarriedState
 
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("torch", "onnx", "numpy")
 
 
-class TorchClassifier:
+class TorchClassifier(CarriedState):
     """A RecurrentClassifier on the CPU; windowed calls, and `step` for unidirectional models."""
 
     def __init__(self, model, labels: list[str], frontend, metadata: dict | None = None):
@@ -25,11 +25,10 @@ class TorchClassifier:
 
         self._torch = torch
         self.model = model.eval()
+        self.spec = model.spec
         self.labels = list(labels)
         self.frontend = frontend
         self.metadata = metadata or {}
-        # stateful only when no step needs the future (a backward direction does)
-        self.stateful = not model.spec.bidirectional
         self.reset()
 
     @classmethod
@@ -49,53 +48,34 @@ class TorchClassifier:
             x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
             return torch.softmax(self.model(x).float(), dim=-1).numpy()
 
-    # --- stateful mode -------------------------------------------------------------------------
-    def reset(self, window_frames: int | None = None) -> None:
-        """Forget the RNN state; `window_frames` sets how many frames the pooling looks back."""
-        self._state = None
-        self._leftover = np.zeros((0, self.frontend.n_mels), np.float32)
-        k = self.model.spec.frame_stack
-        steps = max(1, (window_frames or self.frontend.num_frames(self.frontend.sample_rate)) // k)
-        out_dim = self.model.spec.hidden_size * (2 if self.model.spec.bidirectional else 1)
-        self._outputs = FrameRing(steps, out_dim)
-
-    def step(self, frames: np.ndarray) -> np.ndarray | None:
-        """Run the RNN over new frames from the carried state; posteriors pooled over the ring.
-
-        Frames are grouped by `frame_stack` from the start of the stream; an incomplete group
-        waits for the next call. Returns None until the first RNN step.
-        """
-        if not self.stateful:
-            raise RuntimeError("step() needs a unidirectional model")
-        torch = self._torch
-        frames = np.concatenate([self._leftover, np.asarray(frames, np.float32)])
-        k = self.model.spec.frame_stack
-        usable = len(frames) - len(frames) % k
-        self._leftover = frames[usable:]
+    # --- stateful mode (CarriedState's hooks) ----------------------------------------------------
+    def _advance(self, frames: np.ndarray) -> np.ndarray:
+        torch, k = self._torch, self.spec.frame_stack
         with torch.inference_mode():
-            if usable:
-                x = self.model.normalize(torch.from_numpy(np.ascontiguousarray(frames[:usable])))
-                x = x.reshape(1, usable // k, k * frames.shape[1])
-                out, self._state = self.model.rnn(x, self._state)
-                self._outputs.push(out[0].numpy())
-            if len(self._outputs) == 0:
-                return None
-            logits = self.model.classify(torch.from_numpy(self._outputs.window())[None])
+            x = self.model.normalize(torch.from_numpy(np.ascontiguousarray(frames)))
+            out, self._state = self.model.rnn(x.reshape(1, len(frames) // k, k * frames.shape[1]), self._state)
+            return out[0].numpy()
+
+    def _pool(self, outputs: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            logits = self.model.classify(torch.from_numpy(outputs)[None])
             return torch.softmax(logits.float(), dim=-1)[0].numpy()
 
 
 def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads: int | None = 1):
-    """A backend for `checkpoint`: `torch` (safetensors) or `onnx` (speechseq.onnx_runtime).
+    """A backend for `checkpoint`: `torch` or `numpy` (speechseq.numpy_runtime) on the .safetensors
+    checkpoint, or `onnx` (speechseq.onnx_runtime) on an export.
 
-    `num_threads` caps torch's CPU threads: one small window per hop gains nothing from more,
-    and a live loop should leave the other cores alone.
+    `num_threads` caps torch's CPU threads (numpy's BLAS threads for runtime=numpy): one small
+    window per hop gains nothing from more, and a live loop should leave the other cores alone.
     """
     if runtime == "torch":
         try:
             import torch
         except ImportError:
             raise RuntimeError("runtime=torch needs PyTorch, which is not installed here; "
-                               "install it (pip install torch) or use runtime=onnx with an exported model") from None
+                               "install it (pip install torch), use runtime=numpy, or runtime=onnx with an exported model") from None
         if num_threads:
             torch.set_num_threads(int(num_threads))
         return TorchClassifier.from_checkpoint(checkpoint)
@@ -106,6 +86,11 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
             raise RuntimeError(f"runtime=onnx is not available in this installation ({exc}); "
                                f"use runtime=torch") from None
         return OnnxClassifier(checkpoint)
+    if runtime == "numpy":
+        from speechseq.numpy_runtime import NumpyClassifier, limit_blas_threads  # numpy + safetensors only
+
+        limit_blas_threads(num_threads)
+        return NumpyClassifier(checkpoint)
     raise ValueError(f"runtime={runtime!r}: choose one of {list(RUNTIMES)}")
 
 

@@ -1,6 +1,6 @@
 """`speechseq-listen`: live keyword spotting on a microphone.
 
-`speechseq-listen checkpoint=PATH [device=INDEX|NAME] [list_devices=true] [runtime=torch|onnx]`
+`speechseq-listen checkpoint=PATH [device=INDEX|NAME] [list_devices=true] [runtime=torch|onnx|numpy]`
 On a terminal: a live view (rich). Piped: `<seconds> <label> <score>` per detection.
 Ctrl-C prints a summary (detections, overflows, mean compute per hop) to stderr.
 """

@@ -1,6 +1,6 @@
 """`speechseq-stream`: the streaming loop over a file or stdin; detections as CSV.
 
-`speechseq-stream checkpoint=PATH input=FILE.wav|- [output=FILE.csv] [realtime=true] [runtime=torch|onnx]`
+`speechseq-stream checkpoint=PATH input=FILE.wav|- [output=FILE.csv] [realtime=true] [runtime=torch|onnx|numpy]`
 """
 
 from __future__ import annotations
