@@ -14,6 +14,7 @@ from speechseq.streaming.backends import load_classifier, resolve_checkpoint
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
     hop_timing_summary,
+    settings_for,
     settings_from_config,
 )
 from speechseq.streaming.sources import SAMPLE_RATE, StdinPcmSource, WavFileSource
@@ -38,9 +39,10 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if not cfg.input:
         raise ValueError("pass input=FILE.wav, or input=- for raw 16-bit 16 kHz mono PCM on stdin")
-    settings = settings_from_config(cfg.stream)
+    settings_from_config(cfg.stream)  # bad knobs fail before the model loads
     if classifier is None:
         classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime, num_threads=cfg.num_threads)
+    settings = settings_for(classifier, cfg.stream)  # null knobs: the model's calibrated values
     recognizer = StreamingRecognizer(classifier, settings)
     source = open_source(cfg.input, classifier.frontend.sample_rate, cfg.block_ms, cfg.realtime, stdin)
     out = open(cfg.output, "w", newline="") if cfg.output else stdout
