@@ -122,7 +122,7 @@ class StreamKnobsConfig:
     detector: Optional[str] = None   # recognize_commands (default) | max_pool | peak
     average_window_ms: Optional[float] = None  # posteriors pooled over this long (800)
     threshold: Optional[float] = None  # pooled score a detection needs (0.7); given: per-class values dropped
-    class_thresholds: Optional[Dict[str, float]] = None  # per-keyword thresholds ({} = none)
+    class_thresholds: Dict[str, float] = field(default_factory=dict)  # per-keyword thresholds; {}: calibrated/none
     margin: Optional[float] = None   # the word must beat _unknown_/_silence_ by this (0.0)
     temperature: Optional[float] = None  # posteriors sharpened/softened before pooling (1.0)
     suppression_ms: Optional[float] = None  # no detection this soon after the last one (1500)

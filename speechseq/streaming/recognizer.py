@@ -151,7 +151,8 @@ def hop_timing_summary(hop_seconds: list[float]) -> dict:
 
 def smoothing_from_config(knobs, calibration: dict | None = None) -> SmoothingConfig:
     """The detector settings: each knob as given, where null (or absent) the calibrated value, else
-    the default. An explicit `threshold` also drops calibrated per-class thresholds."""
+    the default. An explicit `threshold` also drops calibrated per-class thresholds; empty
+    `class_thresholds` means none given."""
     calibration = calibration or {}
     defaults = SmoothingConfig()
 
@@ -160,7 +161,7 @@ def smoothing_from_config(knobs, calibration: dict | None = None) -> SmoothingCo
         return value if value is not None else calibration.get(key, getattr(defaults, key))
 
     explicit_classes = knobs.get("class_thresholds") if hasattr(knobs, "get") else None
-    if explicit_classes is not None:
+    if explicit_classes:
         per_class = dict(explicit_classes)
     elif (knobs.get("threshold") if hasattr(knobs, "get") else None) is not None:
         per_class = {}

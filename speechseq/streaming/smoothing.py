@@ -1,7 +1,7 @@
 """Posterior smoothing and detection, after TensorFlow's RecognizeCommands.
 
 Each hop gives one posterior vector. The smoother pools the posteriors of the last
-`average_window_ms` (their mean; their per-class maximum with `detector=max_pool`), takes the top
+`average_window_ms` (their mean; for keywords their maximum with `detector=max_pool`), takes the top
 class, and it is *confident* when
 - at least `minimum_count` posteriors are in the pool,
 - the pooled score exceeds the class's threshold (`class_thresholds`, else `threshold`), and
@@ -116,10 +116,10 @@ class PosteriorSmoother:
             self._sum -= self._queue.popleft()[1]
         if len(self._queue) < cfg.minimum_count:
             return False
-        if cfg.detector == "max_pool":
-            self.smoothed = np.max([p for _, p in self._queue], axis=0)
-        else:
-            self.smoothed = self._sum / len(self._queue)
+        self.smoothed = self._sum / len(self._queue)
+        if cfg.detector == "max_pool":  # keywords by their peak; silence/unknown stay averaged (they fill the gaps)
+            peak = np.max([p for _, p in self._queue], axis=0)
+            self.smoothed = np.where(self._reportable, peak, self.smoothed)
         return True
 
     def update(self, time_ms: float, probs: np.ndarray) -> Detection | None:
