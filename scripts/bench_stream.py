@@ -160,7 +160,7 @@ def main() -> int:
                   f"(CPU {r['cpu_median_ms']:.2f} / {r['cpu_p99_ms']:.2f} ms), RTF {r['real_time_factor']:.4f}", file=sys.stderr)
     latency = None
     if a.stream and a.checkpoint:
-        knobs = dict(OmegaConf.load(PACKAGE_CONF_DIR / "stream" / "default.yaml"))
+        knobs = OmegaConf.to_container(OmegaConf.load(PACKAGE_CONF_DIR / "stream" / "default.yaml"))
         latency = word_latency(models[1][1], a.stream, knobs)
     report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "torch": torch.__version__, "threads": a.threads,

@@ -244,3 +244,23 @@ def test_build_stream_recipes_keep_the_words(synthetic_root):
     noise = (wave - clean)[start + 16000:start + 24000]  # the gap after the word: noise alone
     snr_db = 20 * np.log10(speech_rms(clean[start:start + 16000]) / np.sqrt(np.mean(noise ** 2)))
     assert snr_db == pytest.approx(10, abs=1.0)
+
+
+@pytest.mark.parametrize("detector", ["peak", "max_pool"])
+def test_new_detectors_do_not_depend_on_block_cutting(detector):
+    wave, _ = tone_stream(["high", "low", "high", "low"], gap_s=1.7, seed=2)
+    settings = StreamSettings(smoothing=SmoothingConfig(detector=detector, average_window_ms=300, threshold=0.6,
+                                                        suppression_ms=800))
+
+    def detect(block_sizes):
+        rec, out, i = StreamingRecognizer(ToneClassifier(), settings), [], 0
+        for n in block_sizes:
+            out += rec.feed(wave[i:i + n])
+            i += n
+        return out + rec.feed(wave[i:])
+
+    reference = detect([])
+    assert [d.label for d in reference] == ["high", "low", "high", "low"]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        assert detect(rng.integers(1, 9000, 60).tolist()) == reference

@@ -79,7 +79,7 @@ def evaluate_stream(cfg) -> dict:
         from speechseq.plots import plot_detection_curve
 
         plot_detection_curve(rows, out / "detection_curve.png", _point(report),
-                             title=f"{Path(cfg.input).name}: {settings.smoothing.detector}, "
+                             title=f"{Path(cfg.input).parent.name}/{Path(cfg.input).name}: {settings.smoothing.detector}, "
                                    f"average {settings.smoothing.average_window_ms:g} ms")
     thr = settings.smoothing.threshold
     print(format_sweep_table(rows, marked=None if settings.smoothing.class_thresholds else thr))
