@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.streaming.backends import load_classifier, resolve_checkpoint
 from speechseq.streaming.live_view import PlainView, RichView
+from speechseq.streaming.stream_cmd import describe_detector
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
     hop_timing_summary,
@@ -101,7 +102,8 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
         with stop_on_sigint(source) as sigint:
             source.start()
             print(f"speechseq-listen: listening on {name} ({recognizer.stateful and 'stateful' or 'window'} mode, "
-                  f"hop {settings.hop_ms:.0f} ms); Ctrl-C to stop", file=stderr, flush=True)
+                  f"hop {settings.hop_ms:.0f} ms, {describe_detector(settings.smoothing)}); Ctrl-C to stop",
+                  file=stderr, flush=True)
             with view:
                 for block in source:
                     for det in recognizer.feed(block):

@@ -69,7 +69,7 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
                "compute_seconds": compute_s, "real_time_factor": compute_s / audio_s if audio_s else None,
                "detections": [d.__dict__ for d in detections], "interrupted": interrupted,
                "per_hop": hop_timing_summary(recognizer.hop_seconds), "mode": "stateful" if recognizer.stateful else "window",
-               "dropped_bytes": getattr(source, "dropped_bytes", 0)}
+               "dropped_bytes": getattr(source, "dropped_bytes", 0), "detector": describe_detector(settings.smoothing)}
     print(format_summary(summary), file=stderr)
     if summary["dropped_bytes"]:
         print("speechseq-stream: warning: input ended with an odd byte (half a 16-bit sample); dropped it",
@@ -86,7 +86,16 @@ def format_summary(s: dict) -> str:
     if hop.get("hops"):
         text += (f"; {hop['hops']} hops ({s['mode']} mode), per hop median {hop['median_ms']:.2f} ms, "
                  f"p99 {hop['p99_ms']:.2f} ms")
+    if s.get("detector"):
+        text += f"; {s['detector']}"
     return text
+
+
+def describe_detector(smoothing) -> str:
+    """One phrase for the detector in use, e.g. for a summary line."""
+    per_class = f", per-class {dict(smoothing.class_thresholds)}" if smoothing.class_thresholds else ""
+    return (f"detector {smoothing.detector}, average {smoothing.average_window_ms:g} ms, "
+            f"threshold {smoothing.threshold:g}{per_class}")
 
 
 @hydra_entry("stream")
