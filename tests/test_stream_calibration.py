@@ -176,6 +176,9 @@ def test_eval_mode_calibrate_writes_the_checkpoint_and_stream_uses_it(tmp_path):
     sweep = json.loads((tmp_path / "ev" / "sweep.json").read_text())
     assert len(sweep["rows"]) > 10 and (tmp_path / "ev" / "detection_curve.png").stat().st_size > 1000
     assert (tmp_path / "ev" / "sweep.csv").read_text().startswith("threshold,correct_pct")
+    for bad, message in (("onnx=" + str(tmp_path / "none.onnx"), "beside it"), ("output=x.pt", "safetensors")):
+        with pytest.raises((ValueError, FileNotFoundError), match=message):
+            evaluate(compose_config("eval", ["mode=calibrate", f"checkpoint={ckpt}", bad] + common, tmp_path / "e"))
 
 
 def _run(smoother, seq, hop=100):

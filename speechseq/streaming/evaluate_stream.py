@@ -20,6 +20,7 @@ import numpy as np
 
 from speechseq.fsutil import atomic_write_text
 from speechseq.labels import UNKNOWN
+from speechseq.onnx_runtime import metadata_path
 from speechseq.streaming.backends import load_classifier
 from speechseq.streaming.calibration_store import (
     calibration_of,
@@ -100,6 +101,10 @@ def calibrate_checkpoint(cfg) -> dict:
         raise ValueError(f"stream.max_false_alarms_per_hour must not be negative, got {budget}")
     if not str(cfg.checkpoint).endswith(".safetensors"):
         raise ValueError(f"checkpoint={cfg.checkpoint}: mode=calibrate writes into a .safetensors checkpoint")
+    if cfg.output and not str(cfg.output).endswith(".safetensors"):
+        raise ValueError(f"output={cfg.output}: the calibrated copy must be a .safetensors file")
+    if cfg.onnx and not metadata_path(cfg.onnx).is_file():
+        raise FileNotFoundError(f"onnx={cfg.onnx}: no {metadata_path(cfg.onnx).name} beside it (an export by speechseq-export)")
     classifier = load_classifier(cfg.checkpoint, "torch", num_threads=1)
     hop_ms, window_ms = float(cfg.stream.hop_ms), float(cfg.stream.window_ms)
     track = posterior_track(classifier, cfg.input, cfg.labels, hop_ms, window_ms)

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.streaming.backends import load_classifier, resolve_checkpoint
 from speechseq.streaming.live_view import PlainView, RichView
-from speechseq.streaming.stream_cmd import describe_detector
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
     hop_timing_summary,
@@ -28,6 +27,7 @@ from speechseq.streaming.sources import (
     import_sounddevice,
     input_devices,
 )
+from speechseq.streaming.stream_cmd import describe_detector
 
 VIEWS = ("auto", "rich", "plain")
 
