@@ -99,13 +99,13 @@ def word_latency(classifier, stream_dir: Path, knobs: dict) -> dict:
     import soundfile as sf
 
     from speechseq.streaming.offline import replay, window_posteriors
-    from speechseq.streaming.smoothing import SmoothingConfig
+    from speechseq.streaming.recognizer import settings_for
 
     wave, _ = sf.read(stream_dir / "stream.wav", dtype="float32")
     with open(stream_dir / "words.csv") as fh:
         words = [(r["label"], float(r["start_ms"]), float(r["end_ms"])) for r in csv.DictReader(fh)]
     times, probs = window_posteriors(classifier, wave, knobs["hop_ms"])
-    cfg = SmoothingConfig(knobs["average_window_ms"], knobs["threshold"], knobs["suppression_ms"], knobs["minimum_count"])
+    cfg = settings_for(classifier, knobs).smoothing  # null knobs: the model's calibrated values
     dets = replay(times, probs, classifier.labels, cfg)
     lat_end, lat_start = [], []
     starts = [s for _, s, _ in words]
@@ -160,7 +160,7 @@ def main() -> int:
                   f"(CPU {r['cpu_median_ms']:.2f} / {r['cpu_p99_ms']:.2f} ms), RTF {r['real_time_factor']:.4f}", file=sys.stderr)
     latency = None
     if a.stream and a.checkpoint:
-        knobs = dict(OmegaConf.load(PACKAGE_CONF_DIR / "stream" / "default.yaml"))
+        knobs = OmegaConf.to_container(OmegaConf.load(PACKAGE_CONF_DIR / "stream" / "default.yaml"))
         latency = word_latency(models[1][1], a.stream, knobs)
     report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "torch": torch.__version__, "threads": a.threads,

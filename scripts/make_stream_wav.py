@@ -1,7 +1,12 @@
 #!/usr/bin/env python
 """Build a long test stream from a Speech Commands split (TensorFlow generate_streaming_test_wav.py style).
 
-    python scripts/make_stream_wav.py DATA_ROOT --split test --seconds 600 --out DIR
+    python scripts/make_stream_wav.py DATA_ROOT --split test --seconds 600 --out DIR [--noise tf|loud|snr]
+
+Noise recipes: `tf` (TensorFlow's: each noise crop at its recorded level times a gain uniform in
+[0, --background-volume]), `loud` (each crop peak-normalised first, then the same gain), `snr`
+(each word --snr-db LOW HIGH dB above the noise around it). Streams from the validation split
+tune; streams from the test split report.
 
 writes DIR/stream.wav (16 kHz mono 16-bit), DIR/labels.csv (label,start_ms; unknown words as
 _unknown_) and DIR/words.csv (label,start_ms,end_ms,word,file). Score a model on it with
@@ -12,7 +17,7 @@ import argparse
 import sys
 
 from speechseq.labels import make_label_set
-from speechseq.streaming.synth_stream import build_stream, write_stream
+from speechseq.streaming.synth_stream import NOISE_RECIPES, build_stream, write_stream
 
 
 def main() -> int:
@@ -25,7 +30,10 @@ def main() -> int:
     ap.add_argument("--task", default="v2_12", choices=["v2_12", "v2_35", "custom"])
     ap.add_argument("--words", nargs="*", help="keywords for --task custom")
     ap.add_argument("--unknown-fraction", type=float, default=0.3)
-    ap.add_argument("--background-volume", type=float, default=0.1)
+    ap.add_argument("--noise", default="tf", choices=NOISE_RECIPES, help="background noise recipe")
+    ap.add_argument("--background-volume", type=float, default=0.1, help="largest noise gain (tf, loud)")
+    ap.add_argument("--snr-db", type=float, nargs=2, default=(0.0, 20.0), metavar=("LOW", "HIGH"),
+                    help="speech-to-noise range for --noise snr")
     ap.add_argument("--word-gap-ms", type=float, default=2000.0, help="gap after each 1 s clip")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -37,14 +45,19 @@ def main() -> int:
 
     try:
         wave, words = build_stream(a.data_root, a.split, make_label_set(a.task, a.words), a.seconds,
-                                   a.unknown_fraction, a.background_volume, a.word_gap_ms, seed=a.seed)
+                                   a.unknown_fraction, a.background_volume, a.word_gap_ms, seed=a.seed,
+                                   noise=a.noise, snr_db=tuple(a.snr_db))
     except (DatasetError, ValueError) as exc:
         print(f"make_stream_wav: error: {exc}", file=sys.stderr)
         return 2
     wav = write_stream(a.out, wave, words, a.name)
     n_unknown = sum(w.label == "_unknown_" for w in words)
-    print(f"wrote {wav} ({len(wave) / 16000:.0f} s, {len(words)} words, {n_unknown} unknown) "
-          f"and {a.out}/labels.csv")
+    distinct = len({w.path for w in words})
+    print(f"wrote {wav} ({len(wave) / 16000:.0f} s, {len(words)} words, {n_unknown} unknown, "
+          f"{distinct} distinct clips, noise {a.noise}) and {a.out}/labels.csv")
+    if distinct < len(words):
+        print(f"make_stream_wav: note: {len(words) - distinct} word(s) repeat a clip (the split has too few)",
+              file=sys.stderr)
     return 0
 
 

@@ -27,7 +27,7 @@ from speechseq.checkpoint_meta import (  # noqa: F401  (read_metadata, parse_met
 from speechseq.features import FrontendSpec
 from speechseq.fsutil import atomic_path
 from speechseq.metadata import CHECKPOINT_FORMAT, SAFETENSORS_KEY
-from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.model import RecurrentClassifier
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -124,14 +124,23 @@ class TrainConfig:
 
 @dataclass
 class StreamKnobsConfig:
-    """Streaming recognition (speechseq-stream, speechseq-listen, speechseq-eval mode=stream)."""
+    """Streaming recognition (speechseq-stream, speechseq-listen, speechseq-eval mode=stream|calibrate).
+
+    Detector knobs left null take the value calibrated into the model's metadata
+    (`speechseq-eval mode=calibrate`), else the default in the comment; a value given wins.
+    """
     hop_ms: float = 100.0            # classify the window this often
     window_ms: float = 1000.0        # audio the classifier sees each hop (the training clip length)
-    average_window_ms: float = 800.0  # posteriors averaged over this long
-    threshold: float = 0.7           # averaged score a detection needs
-    suppression_ms: float = 1500.0   # no detection this soon after the last one
+    detector: Optional[str] = None   # recognize_commands (default) | max_pool | peak
+    average_window_ms: Optional[float] = None  # posteriors pooled over this long (800)
+    threshold: Optional[float] = None  # pooled score a detection needs (0.7); given: per-class values dropped
+    class_thresholds: Dict[str, float] = field(default_factory=dict)  # per-keyword thresholds; {}: calibrated/none
+    margin: Optional[float] = None   # the word must beat _unknown_/_silence_ by this (0.0)
+    temperature: Optional[float] = None  # posteriors sharpened/softened before pooling (1.0)
+    suppression_ms: Optional[float] = None  # no detection this soon after the last one (1500)
     minimum_count: int = 1           # posteriors needed in the average
     mode: str = "window"             # window | stateful (unidirectional models) | auto
+    max_false_alarms_per_hour: float = 30.0  # mode=calibrate: the budget the threshold is chosen for
 
 
 @dataclass
@@ -164,9 +173,11 @@ class ListenConfig:
 class EvalConfig:
     checkpoint: str = MISSING
     split: str = "test"            # test | validation | train
-    mode: str = "clips"            # clips | stream
-    input: Optional[str] = None    # mode=stream: the long WAV
-    labels: Optional[str] = None   # mode=stream: its labels.csv
+    mode: str = "clips"            # clips | stream | calibrate
+    input: Optional[str] = None    # mode=stream|calibrate: the long WAV
+    labels: Optional[str] = None   # mode=stream|calibrate: its labels.csv
+    output: Optional[str] = None   # mode=calibrate: write a calibrated copy here; null: update checkpoint in place
+    onnx: Optional[str] = None     # mode=calibrate: also write the settings into this export's model.json
     data: DataConfig = field(default_factory=DataConfig)
     device: str = "auto"
     batch_size: int = 512

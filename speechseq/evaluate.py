@@ -6,7 +6,8 @@ and training_curves.png (when the checkpoint sits in its training run folder).
 `speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset] [noise_snr=[20,10,5,0]]`
 (noise_snr also scores the clips with the dataset's background noise at those SNRs: noise.png);
 `speechseq-eval mode=stream checkpoint=PATH input=STREAM.wav labels=labels.csv` scores streaming
-recognition on a long labelled recording (speechseq.streaming.evaluate_stream).
+recognition on a long labelled recording, `mode=calibrate ... stream.max_false_alarms_per_hour=30`
+chooses the detector threshold on one and stores it in the checkpoint (speechseq.streaming.evaluate_stream).
 """
 
 from __future__ import annotations
@@ -166,12 +167,15 @@ def evaluate(cfg: DictConfig) -> dict:
     """Score `cfg.checkpoint` on `cfg.split` of `cfg.data.root`; writes report.json in the output dir."""
     from speechseq.config import ConfigError, validate_eval
 
-    if cfg.mode == "stream":
-        from speechseq.streaming.evaluate_stream import evaluate_stream
+    if cfg.mode in ("stream", "calibrate"):
+        from speechseq.streaming.evaluate_stream import (
+            calibrate_checkpoint,
+            evaluate_stream,
+        )
 
-        return evaluate_stream(cfg)
+        return evaluate_stream(cfg) if cfg.mode == "stream" else calibrate_checkpoint(cfg)
     if cfg.mode != "clips":
-        raise ConfigError(f"mode: {cfg.mode!r} is not clips or stream")
+        raise ConfigError(f"mode: {cfg.mode!r} is not clips, stream or calibrate")
     validate_eval(cfg)
     device = resolve_device(cfg.device)
     loaded = load_inference(cfg.checkpoint, map_location=device)

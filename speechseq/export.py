@@ -84,6 +84,8 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
         "opset": opset,
         "export_check_max_abs_diff": max_diff,
     }
+    if "streaming" in loaded.metadata:  # calibrated detector settings travel with the model
+        meta["streaming"] = loaded.metadata["streaming"]
     atomic_write_text(metadata_path(output), json.dumps(meta, indent=2))
     return meta
 

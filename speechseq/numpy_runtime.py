@@ -79,7 +79,9 @@ def limit_blas_threads(num_threads: int | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m speechseq.numpy_runtime CHECKPOINT FILE.wav...`: one line per file, torch never imported."""
-    from speechseq.onnx_runtime import classify_files_cli  # the same command line as the ONNX runtime
+    from speechseq.onnx_runtime import (
+        classify_files_cli,  # the same command line as the ONNX runtime
+    )
 
     return classify_files_cli("python -m speechseq.numpy_runtime",
                               "Classify 1 s WAV clips with a speechseq checkpoint, computed in numpy.",

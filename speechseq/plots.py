@@ -121,3 +121,34 @@ def plot_noise_curve(clean_accuracy: float, rows: list[dict], path: str | Path, 
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_detection_curve(rows: list[dict], path: str | Path, operating_point: dict | None = None,
+                         title: str = "") -> None:
+    """Correct % against false alarms per hour over a threshold sweep (DET style), wrong % beside it.
+
+    `rows`: dicts with threshold, correct_pct, wrong_pct, false_alarms_per_hour;
+    `operating_point`: the same keys for the setting in use, marked with a star.
+    """
+    if not rows:
+        return
+    plt = _pyplot()
+    fa = [r["false_alarms_per_hour"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.plot(fa, [r["correct_pct"] for r in rows], marker="o", ms=3, label="correct %")
+    ax.plot(fa, [r["wrong_pct"] for r in rows], marker="o", ms=3, color="tab:red", label="wrong %")
+    for r in rows[::4]:
+        ax.annotate(f"{r['threshold']:.2f}", (r["false_alarms_per_hour"], r["correct_pct"]), fontsize=7,
+                    textcoords="offset points", xytext=(3, 3))
+    if operating_point:
+        ax.plot([operating_point["false_alarms_per_hour"]], [operating_point["correct_pct"]], marker="*", ms=14,
+                color="black", linestyle="none", label="operating point")
+    ax.set_xlabel("false alarms per hour")
+    ax.set_ylabel("% of command words")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center right")
+    ax.set_title(title or "detection trade-off (labels: threshold)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -186,6 +186,7 @@ def test_core_runs_with_torch_unimportable():
         "import sys; sys.modules['torch'] = None\n"
         "from speechseq.streaming import frontend, ring, smoothing, recognizer, sources, backends\n"
         "import speechseq.streaming.stream_cmd, speechseq.streaming.listen, speechseq.streaming.scoring\n"
+        "import speechseq.streaming.calibrate, speechseq.streaming.calibration_store, speechseq.streaming.sweep\n"
         "from tests.streaming_helpers import ToneClassifier, tone_stream\n"
         "wave, _ = tone_stream(['low', 'high'])\n"
         "rec = recognizer.StreamingRecognizer(ToneClassifier())\n"

@@ -87,7 +87,10 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
                                f"use runtime=torch") from None
         return OnnxClassifier(checkpoint)
     if runtime == "numpy":
-        from speechseq.numpy_runtime import NumpyClassifier, limit_blas_threads  # numpy + safetensors only
+        from speechseq.numpy_runtime import (  # numpy + safetensors only
+            NumpyClassifier,
+            limit_blas_threads,
+        )
 
         limit_blas_threads(num_threads)
         return NumpyClassifier(checkpoint)

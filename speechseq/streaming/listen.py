@@ -18,6 +18,7 @@ from speechseq.streaming.live_view import PlainView, RichView
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
     hop_timing_summary,
+    settings_for,
     settings_from_config,
 )
 from speechseq.streaming.sources import (
@@ -26,6 +27,7 @@ from speechseq.streaming.sources import (
     import_sounddevice,
     input_devices,
 )
+from speechseq.streaming.stream_cmd import describe_detector
 
 VIEWS = ("auto", "rich", "plain")
 
@@ -81,7 +83,7 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
     if cfg.list_devices:
         list_devices(stdout)
         return None
-    settings = settings_from_config(cfg.stream)
+    settings_from_config(cfg.stream)  # bad knobs fail before the device or the model opens
     checkpoint = resolve_checkpoint(cfg.checkpoint, cfg.runtime) if classifier is None else None
     if source is None:  # find the device before the (slower) model load
         source = MicrophoneSource(cfg.device, block_ms=cfg.block_ms)
@@ -90,6 +92,7 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
     if classifier.frontend.sample_rate != source.sample_rate:
         raise ValueError(f"the model wants {classifier.frontend.sample_rate} Hz audio; the microphone is "
                          f"opened at {source.sample_rate} Hz")
+    settings = settings_for(classifier, cfg.stream)  # null knobs: the model's calibrated values
     recognizer = StreamingRecognizer(classifier, settings)
     rich_view = cfg.view == "rich" or (cfg.view == "auto" and stdout.isatty())
     name = source.device_name or (str(cfg.device) if cfg.device is not None else "default input")
@@ -99,7 +102,8 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
         with stop_on_sigint(source) as sigint:
             source.start()
             print(f"speechseq-listen: listening on {name} ({recognizer.stateful and 'stateful' or 'window'} mode, "
-                  f"hop {settings.hop_ms:.0f} ms); Ctrl-C to stop", file=stderr, flush=True)
+                  f"hop {settings.hop_ms:.0f} ms, {describe_detector(settings.smoothing)}); Ctrl-C to stop",
+                  file=stderr, flush=True)
             with view:
                 for block in source:
                     for det in recognizer.feed(block):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from speechseq.streaming.calibration_store import calibration_of
 from speechseq.streaming.frontend import IncrementalLogMel
 from speechseq.streaming.ring import FrameRing
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
@@ -51,8 +52,11 @@ def supports_stateful(classifier) -> bool:
 
 
 class StreamingRecognizer:
-    def __init__(self, classifier, settings: StreamSettings = StreamSettings()):
+    def __init__(self, classifier, settings: StreamSettings | None = None):
+        """`settings` None: the detector settings calibrated into the classifier's metadata, else the defaults."""
         self.classifier = classifier
+        if settings is None:
+            settings = settings_from_config({}, calibration_of(getattr(classifier, "metadata", None)))
         self.settings = settings
         spec = classifier.frontend
         self.spec = spec
@@ -145,11 +149,44 @@ def hop_timing_summary(hop_seconds: list[float]) -> dict:
             "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
 
 
-def settings_from_config(knobs) -> StreamSettings:
-    """StreamSettings from the `stream` config group (any mapping with its keys)."""
-    return StreamSettings(
-        hop_ms=float(knobs["hop_ms"]), window_ms=float(knobs["window_ms"]), mode=str(knobs["mode"]),
-        smoothing=SmoothingConfig(average_window_ms=float(knobs["average_window_ms"]),
-                                  threshold=float(knobs["threshold"]),
-                                  suppression_ms=float(knobs["suppression_ms"]),
-                                  minimum_count=int(knobs["minimum_count"])))
+def smoothing_from_config(knobs, calibration: dict | None = None) -> SmoothingConfig:
+    """The detector settings: each knob as given, where null (or absent) the calibrated value, else
+    the default. An explicit `threshold` also drops calibrated per-class thresholds; empty
+    `class_thresholds` means none given."""
+    calibration = calibration or {}
+    defaults = SmoothingConfig()
+
+    def pick(key):
+        value = knobs.get(key) if hasattr(knobs, "get") else None
+        return value if value is not None else calibration.get(key, getattr(defaults, key))
+
+    explicit_classes = knobs.get("class_thresholds") if hasattr(knobs, "get") else None
+    if explicit_classes:
+        per_class = dict(explicit_classes)
+    elif (knobs.get("threshold") if hasattr(knobs, "get") else None) is not None:
+        per_class = {}
+    else:
+        per_class = dict(calibration.get("class_thresholds") or {})
+    return SmoothingConfig(average_window_ms=float(pick("average_window_ms")), threshold=float(pick("threshold")),
+                           suppression_ms=float(pick("suppression_ms")), minimum_count=int(pick("minimum_count")),
+                           detector=str(pick("detector")), margin=float(pick("margin")),
+                           temperature=float(pick("temperature")),
+                           class_thresholds=tuple((str(k), float(v)) for k, v in per_class.items()))
+
+
+def settings_from_config(knobs, calibration: dict | None = None) -> StreamSettings:
+    """StreamSettings from the `stream` config group (any mapping with its keys), null knobs filled
+    from `calibration` (the `calibration_of` a model's metadata), then from the defaults."""
+    defaults = StreamSettings()
+
+    def get(key):
+        value = knobs.get(key) if hasattr(knobs, "get") else None
+        return getattr(defaults, key) if value is None else value
+
+    return StreamSettings(hop_ms=float(get("hop_ms")), window_ms=float(get("window_ms")), mode=str(get("mode")),
+                          smoothing=smoothing_from_config(knobs, calibration))
+
+
+def settings_for(classifier, knobs) -> StreamSettings:
+    """The settings for `classifier`: the config's knobs over the calibration in its metadata."""
+    return settings_from_config(knobs, calibration_of(getattr(classifier, "metadata", None)))

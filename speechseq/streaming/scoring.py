@@ -3,7 +3,8 @@
 A detection belongs to the word whose clip started at most `match_window_ms` before it (the
 latest such word). For each command word, its first detection counts as correct (same label)
 or wrong; a word without one is missed. Detections on an unknown word, on no word, or repeated
-on an already-detected word are false alarms. Latency: detection time minus the word's start.
+on an already-detected word are false alarms. Latency: detection time minus the word's start,
+and minus the end of its speech where the truth has it (`(label, start_ms, end_ms)` rows).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from speechseq.labels import SILENCE, UNKNOWN
 from speechseq.streaming.smoothing import Detection
 
 
-def score_detections(detections: list[Detection], truth: list[tuple[str, float]], keywords: set[str],
+def score_detections(detections: list[Detection], truth: list[tuple], keywords: set[str],
                      duration_s: float, match_window_ms: float = 2000.0) -> dict:
+    """`truth`: (label, start_ms) or (label, start_ms, speech_end_ms) per word."""
     truth = sorted(truth, key=lambda x: x[1])
-    starts = [t for _, t in truth]
-    is_command = [lab in keywords for lab, _ in truth]
+    starts = [w[1] for w in truth]
+    is_command = [w[0] in keywords for w in truth]
     outcome: list[str | None] = [None] * len(truth)
     latency: list[float | None] = [None] * len(truth)
     false_alarms = {"unknown_word": 0, "no_word": 0, "repeat": 0}
@@ -47,7 +49,9 @@ def score_detections(detections: list[Detection], truth: list[tuple[str, float]]
     wrong = sum(o == "wrong" for o in outcome)
     missed = n_cmd - correct - wrong
     n_fa = sum(false_alarms.values())
-    lat = np.array([latency[i] for i in range(len(truth)) if outcome[i] == "correct"], dtype=float)
+    hits = [i for i in range(len(truth)) if outcome[i] == "correct"]
+    lat = np.array([latency[i] for i in hits], dtype=float)
+    lat_end = np.array([latency[i] + starts[i] - truth[i][2] for i in hits if len(truth[i]) > 2], dtype=float)
     pct = (lambda x: 100.0 * x / n_cmd) if n_cmd else (lambda x: 0.0)
     hours = duration_s / 3600.0
     return {
@@ -58,6 +62,8 @@ def score_detections(detections: list[Detection], truth: list[tuple[str, float]]
         "false_alarms_per_hour": n_fa / hours if hours > 0 else 0.0,
         "median_latency_ms": float(np.median(lat)) if lat.size else None,
         "p90_latency_ms": float(np.percentile(lat, 90)) if lat.size else None,
+        "median_latency_from_end_ms": float(np.median(lat_end)) if lat_end.size else None,
+        "p90_latency_from_end_ms": float(np.percentile(lat_end, 90)) if lat_end.size else None,
         "confusions": confusions, "match_window_ms": match_window_ms,
     }
 
@@ -69,4 +75,6 @@ def format_stream_report(r: dict) -> str:
             f"false alarms {r['false_alarms']} ({r['false_alarms_per_hour']:.1f}/hour: "
             f"{r['false_alarms_breakdown']['unknown_word']} on unknown words, "
             f"{r['false_alarms_breakdown']['no_word']} on no word, {r['false_alarms_breakdown']['repeat']} repeats)\n"
-            f"median latency from word start {lat}")
+            f"median latency from word start {lat}"
+            + (f", from speech end {r['median_latency_from_end_ms']:.0f} ms (p90 {r['p90_latency_from_end_ms']:.0f} ms)"
+               if r.get("median_latency_from_end_ms") is not None else ""))

@@ -1,26 +1,33 @@
 """Posterior smoothing and detection, after TensorFlow's RecognizeCommands.
 
-Each hop gives one posterior vector. The smoother averages the posteriors of the last
-`average_window_ms`, takes the top class, and reports a detection when
-- at least `minimum_count` posteriors are in the average,
-- the averaged score exceeds `threshold`,
-- `suppression_ms` have passed since the last detection, and
-- the class is new: it differs from the previous top class, or that class has since lost the
-  top (another class or a score below threshold), so a word said twice is reported twice.
-`_silence_` and `_unknown_` take part (they end a word, they take the top), but are never
-reported.
+Each hop gives one posterior vector. The smoother pools the posteriors of the last
+`average_window_ms` (their mean; for keywords their maximum with `detector=max_pool`), takes the top
+class, and it is *confident* when
+- at least `minimum_count` posteriors are in the pool,
+- the pooled score exceeds the class's threshold (`class_thresholds`, else `threshold`), and
+- it beats the pooled `_unknown_` and `_silence_` by more than `margin`.
+`detector=recognize_commands` (the baseline) reports a confident class at once when
+`suppression_ms` have passed since the last detection and the class is new: it differs from the
+previous top class, or that class has since lost the top (another class or not confident), so a
+word said twice is reported twice. `detector=peak` fires on the same crossing but reports at the
+peak: it holds the candidate while the pooled top score still rises (a stronger class, `_unknown_`
+included, takes the candidate over) and reports the held class with its peak score at the first
+hop the top score falls, one hop after the crossing at best.
+`_silence_` and `_unknown_` take part (they end a word, they take the top), but are never reported.
+`temperature` rescales the posteriors (p ** (1 / T), renormalised) before pooling.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from speechseq.labels import SILENCE, UNKNOWN
 
 NON_KEYWORDS = frozenset({SILENCE, UNKNOWN})
+DETECTORS = ("recognize_commands", "max_pool", "peak")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,10 @@ class SmoothingConfig:
     threshold: float = 0.7
     suppression_ms: float = 1500.0
     minimum_count: int = 1
+    detector: str = "recognize_commands"
+    class_thresholds: tuple[tuple[str, float], ...] = ()  # (label, threshold) overrides of `threshold`
+    margin: float = 0.0
+    temperature: float = 1.0
 
     def __post_init__(self):
         if self.average_window_ms < 0:
@@ -40,6 +51,20 @@ class SmoothingConfig:
             raise ValueError(f"stream.suppression_ms must not be negative, got {self.suppression_ms}")
         if self.minimum_count < 1:
             raise ValueError(f"stream.minimum_count must be at least 1, got {self.minimum_count}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"stream.detector={self.detector!r}: choose one of {list(DETECTORS)}")
+        if not -1.0 <= self.margin < 1.0:
+            raise ValueError(f"stream.margin must be within -1..1, got {self.margin}")
+        if not self.temperature > 0:
+            raise ValueError(f"stream.temperature must be positive, got {self.temperature}")
+        object.__setattr__(self, "class_thresholds", tuple(sorted(dict(self.class_thresholds).items())))
+        for label, value in self.class_thresholds:
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"stream.class_thresholds.{label} must be within 0..1, got {value}")
+
+    def with_threshold(self, threshold: float) -> "SmoothingConfig":
+        """The same detector with one threshold for every class (per-class values dropped)."""
+        return replace(self, threshold=float(threshold), class_thresholds=())
 
 
 @dataclass(frozen=True)
@@ -52,11 +77,21 @@ class Detection:
         return f"{self.time_ms:.0f},{self.label},{self.score:.4f}"
 
 
+def class_threshold_vector(labels: list[str], config: SmoothingConfig) -> np.ndarray:
+    per_class = dict(config.class_thresholds)
+    unknown = sorted(set(per_class) - set(labels))
+    if unknown:
+        raise ValueError(f"stream.class_thresholds names {unknown}, which the model does not predict ({labels})")
+    return np.array([per_class.get(lab, config.threshold) for lab in labels], dtype=np.float64)
+
+
 class PosteriorSmoother:
     def __init__(self, labels: list[str], config: SmoothingConfig = SmoothingConfig()):
         self.labels = list(labels)
         self.config = config
         self._reportable = np.array([lab not in NON_KEYWORDS for lab in self.labels])
+        self._thresholds = class_threshold_vector(self.labels, config)
+        self._rivals = np.flatnonzero(~self._reportable)  # the margin is taken over these
         self.reset()
 
     def reset(self) -> None:
@@ -65,24 +100,46 @@ class PosteriorSmoother:
         self._last_label: int | None = None   # top class at the last detection
         self._last_time = -np.inf
         self._rearmed = True                  # the last detected class has since lost the top
+        self._pending: tuple[int, float] | None = None  # peak detector: (class, best score) not yet reported
         self.smoothed = np.zeros(len(self.labels), dtype=np.float64)
 
-    def update(self, time_ms: float, probs: np.ndarray) -> Detection | None:
+    def _pool(self, time_ms: float, probs: np.ndarray) -> bool:
         cfg = self.config
         probs = np.asarray(probs, dtype=np.float64)
+        if cfg.temperature != 1.0:
+            logp = np.log(np.maximum(probs, 1e-12)) / cfg.temperature
+            probs = np.exp(logp - logp.max())
+            probs /= probs.sum()
         self._queue.append((time_ms, probs))
         self._sum += probs
         while len(self._queue) > 1 and self._queue[0][0] <= time_ms - cfg.average_window_ms:
             self._sum -= self._queue.popleft()[1]
         if len(self._queue) < cfg.minimum_count:
-            return None
+            return False
         self.smoothed = self._sum / len(self._queue)
-        top = int(np.argmax(self.smoothed))
-        score = float(self.smoothed[top])
-        confident = score > cfg.threshold
+        if cfg.detector == "max_pool":  # keywords by their peak; silence/unknown stay averaged (they fill the gaps)
+            peak = np.max([p for _, p in self._queue], axis=0)
+            self.smoothed = np.where(self._reportable, peak, self.smoothed)
+        return True
+
+    def update(self, time_ms: float, probs: np.ndarray) -> Detection | None:
+        if not self._pool(time_ms, probs):
+            return None
+        smoothed = self.smoothed
+        top = int(np.argmax(smoothed))
+        score = float(smoothed[top])
+        confident = score > self._thresholds[top] and (
+            not self._reportable[top] or not self._rivals.size
+            or score - float(smoothed[self._rivals].max()) > self.config.margin)
+        if self.config.detector == "peak":
+            return self._peak(time_ms, top, score, confident)
+        return self._decide(time_ms, top, score, confident)
+
+    def _decide(self, time_ms: float, top: int, score: float, confident: bool) -> Detection | None:
+        """RecognizeCommands' rule: a new confident class fires at once (suppression permitting)."""
         if top != self._last_label or not confident:
             self._rearmed = True
-        if not confident or time_ms - self._last_time <= cfg.suppression_ms:
+        if not confident or time_ms - self._last_time <= self.config.suppression_ms:
             return None
         if top == self._last_label and not self._rearmed:
             return None
@@ -92,3 +149,20 @@ class PosteriorSmoother:
             return None
         self._last_label, self._last_time, self._rearmed = top, time_ms, False
         return Detection(time_ms=time_ms, label=self.labels[top], score=score)
+
+    def _peak(self, time_ms: float, top: int, score: float, confident: bool) -> Detection | None:
+        """Hold a firing class while the pooled top score still rises (a stronger class, _unknown_
+        included, takes the candidate over); report the held class when the score falls."""
+        if self._pending is not None:
+            cls, best = self._pending
+            if score > best:
+                self._pending = (top, score)
+                return None
+            self._pending = None
+            self._last_label, self._rearmed = cls, top != cls or not confident
+            if not self._reportable[cls]:
+                return None
+            return Detection(time_ms=time_ms, label=self.labels[cls], score=best)
+        if self._decide(time_ms, top, score, confident) is not None:
+            self._pending = (top, score)
+        return None

@@ -14,6 +14,7 @@ from speechseq.streaming.backends import load_classifier, resolve_checkpoint
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
     hop_timing_summary,
+    settings_for,
     settings_from_config,
 )
 from speechseq.streaming.sources import SAMPLE_RATE, StdinPcmSource, WavFileSource
@@ -38,9 +39,10 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if not cfg.input:
         raise ValueError("pass input=FILE.wav, or input=- for raw 16-bit 16 kHz mono PCM on stdin")
-    settings = settings_from_config(cfg.stream)
+    settings_from_config(cfg.stream)  # bad knobs fail before the model loads
     if classifier is None:
         classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime, num_threads=cfg.num_threads)
+    settings = settings_for(classifier, cfg.stream)  # null knobs: the model's calibrated values
     recognizer = StreamingRecognizer(classifier, settings)
     source = open_source(cfg.input, classifier.frontend.sample_rate, cfg.block_ms, cfg.realtime, stdin)
     out = open(cfg.output, "w", newline="") if cfg.output else stdout
@@ -67,7 +69,7 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
                "compute_seconds": compute_s, "real_time_factor": compute_s / audio_s if audio_s else None,
                "detections": [d.__dict__ for d in detections], "interrupted": interrupted,
                "per_hop": hop_timing_summary(recognizer.hop_seconds), "mode": "stateful" if recognizer.stateful else "window",
-               "dropped_bytes": getattr(source, "dropped_bytes", 0)}
+               "dropped_bytes": getattr(source, "dropped_bytes", 0), "detector": describe_detector(settings.smoothing)}
     print(format_summary(summary), file=stderr)
     if summary["dropped_bytes"]:
         print("speechseq-stream: warning: input ended with an odd byte (half a 16-bit sample); dropped it",
@@ -84,7 +86,16 @@ def format_summary(s: dict) -> str:
     if hop.get("hops"):
         text += (f"; {hop['hops']} hops ({s['mode']} mode), per hop median {hop['median_ms']:.2f} ms, "
                  f"p99 {hop['p99_ms']:.2f} ms")
+    if s.get("detector"):
+        text += f"; {s['detector']}"
     return text
+
+
+def describe_detector(smoothing) -> str:
+    """One phrase for the detector in use, e.g. for a summary line."""
+    per_class = f", per-class {dict(smoothing.class_thresholds)}" if smoothing.class_thresholds else ""
+    return (f"detector {smoothing.detector}, average {smoothing.average_window_ms:g} ms, "
+            f"threshold {smoothing.threshold:g}{per_class}")
 
 
 @hydra_entry("stream")

@@ -37,8 +37,19 @@ def speech_end_ms(clip: np.ndarray, rel_db: float = -30.0) -> float:
     return float((np.flatnonzero(db > rel_db)[-1] + 1) * 10)
 
 
-def background(noise_files: list[Path], n: int, rng: np.random.Generator, read) -> np.ndarray:
-    """`n` samples of random crops of the noise files, end to end, at their recorded level."""
+NOISE_RECIPES = ("tf", "loud", "snr")
+
+
+def background(noise_files: list[Path], n: int, rng: np.random.Generator, read, recipe: str = "tf",
+               volume: float = 0.1) -> np.ndarray:
+    """`n` samples of random crops of the noise files, end to end, one gain per crop.
+
+    tf: the recorded level times a gain uniform in [0, volume] (TensorFlow's
+    generate_streaming_test_wav.py); loud: each crop peak-normalised first; snr: each crop at
+    unit RMS, for `word_snr_gains` to scale.
+    """
+    if recipe not in NOISE_RECIPES:
+        raise ValueError(f"noise recipe {recipe!r}: choose one of {list(NOISE_RECIPES)}")
     out = np.zeros(n, np.float32)
     waves = [w for w in (read(p) for p in noise_files) if len(w) > 0]
     if not waves:
@@ -48,19 +59,48 @@ def background(noise_files: list[Path], n: int, rng: np.random.Generator, read) 
         wave = waves[rng.integers(len(waves))]
         length = min(len(wave), n - pos, int(rng.integers(2, 10) * SR))
         start = int(rng.integers(0, len(wave) - length + 1))
-        out[pos:pos + length] = wave[start:start + length]
+        crop = wave[start:start + length]
+        if recipe == "snr":
+            gain = 1.0 / max(float(np.sqrt(np.mean(np.square(crop, dtype=np.float64)))), 1e-6)
+        else:
+            peak = 1.0 if recipe == "tf" else max(float(np.abs(crop).max()), 1e-6)
+            gain = rng.uniform(0.0, volume) / peak
+        out[pos:pos + length] = crop * gain
         pos += length
     return out
 
 
+def speech_rms(clip: np.ndarray, rel_db: float = -30.0) -> float:
+    """RMS over the 10 ms frames within `rel_db` of the clip's loudest (the speech, not the pauses)."""
+    frames = len(clip) // 160
+    if frames == 0:
+        return 0.0
+    energy = np.square(clip[:frames * 160].reshape(frames, 160), dtype=np.float64).mean(axis=1) + 1e-12
+    return float(np.sqrt(energy[10 * np.log10(energy / energy.max()) > rel_db].mean()))
+
+
+def noise_gain_envelope(n: int, starts: list[int], gains: list[float]) -> np.ndarray:
+    """Per-sample gain: each word's gain from halfway after the previous word to halfway before the next."""
+    if not starts:
+        return np.zeros(n, np.float32)
+    bounds = [(a + b) // 2 for a, b in zip(starts, starts[1:])]
+    return np.asarray(gains, np.float32)[np.searchsorted(bounds, np.arange(n), side="right")]
+
+
 def build_stream(root: str | Path, split: str, label_set: LabelSet, seconds: float = 600.0,
                  unknown_fraction: float = 0.3, background_volume: float = 0.1, word_gap_ms: float = 2000.0,
-                 jitter_ms: float = 250.0, seed: int = 0, layout: str = "auto"):
-    """(wave float32, [StreamWord]) for `seconds` of audio from `split` of the dataset at `root`."""
+                 jitter_ms: float = 250.0, seed: int = 0, layout: str = "auto", noise: str = "tf",
+                 snr_db: tuple[float, float] = (0.0, 20.0)):
+    """(wave float32, [StreamWord]) for `seconds` of audio from `split` of the dataset at `root`.
+
+    `noise`: the background recipe (NOISE_RECIPES; see `background`); with `snr` the noise
+    around each word sits `snr_db` (uniform in the range) below the word's speech RMS.
+    """
     from speechseq.audio import read_audio
     from speechseq.data.layout import DatasetError, scan_dataset
 
     rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng([seed, 1])  # its own draws: the words do not depend on the recipe
     index = scan_dataset(root, layout)
     clips = index.splits.get(split, [])
     keyword_clips = [c for c in clips if c.word in label_set.words]
@@ -69,8 +109,12 @@ def build_stream(root: str | Path, split: str, label_set: LabelSet, seconds: flo
         raise DatasetError(f"split {split!r} of {index.root} has no clips of the words {list(label_set.words)}")
     if unknown_fraction > 0 and not unknown_clips:
         raise DatasetError(f"split {split!r} of {index.root} has no other words to use as unknown words")
+    if noise == "snr" and not snr_db[0] <= snr_db[1]:
+        raise ValueError(f"SNR range {snr_db}: give low <= high")
     n = int(seconds * SR)
-    wave = background(index.noise_files, n, rng, lambda p: read_audio(p, SR)) * background_volume
+    noise_bed = background(index.noise_files, n, noise_rng, lambda p: read_audio(p, SR), noise, background_volume)
+    wave = np.zeros(n, np.float32)
+    starts, snr_gains = [], []
     words: list[StreamWord] = []
     slot_ms = 1000.0 + word_gap_ms
     order_k = rng.permutation(len(keyword_clips))
@@ -89,9 +133,12 @@ def build_stream(root: str | Path, split: str, label_set: LabelSet, seconds: flo
         start = int(round(start_ms * SR / 1000))
         audio = audio[:max(0, n - start)]
         wave[start:start + len(audio)] += audio
+        starts.append(start)
+        snr_gains.append(speech_rms(audio) * 10 ** (-noise_rng.uniform(*snr_db) / 20) if noise == "snr" else 1.0)
         words.append(StreamWord(label, clip.word, round(start * 1000 / SR, 3),
                                 round(start * 1000 / SR + speech_end_ms(audio), 3), clip.relpath))
         t_ms += slot_ms
+    wave += noise_bed * (noise_gain_envelope(n, starts, snr_gains) if noise == "snr" else 1.0)
     return np.clip(wave, -1.0, 1.0).astype(np.float32), words
 
 
@@ -125,3 +172,16 @@ def read_labels(path: str | Path) -> list[tuple[str, float]]:
             except (IndexError, ValueError):
                 raise ValueError(f"{path}:{i + 1}: expected label,start_ms, got {','.join(row)!r}") from None
     return rows
+
+
+def read_truth(labels_path: str | Path) -> list[tuple]:
+    """`read_labels`, with each word's speech end added from `words.csv` beside it when that matches."""
+    rows = read_labels(labels_path)
+    words = Path(labels_path).with_name("words.csv")
+    if not words.is_file():
+        return rows
+    with open(words, newline="") as fh:
+        ends = {(r["label"], float(r["start_ms"])): float(r["end_ms"]) for r in csv.DictReader(fh)}
+    if not all((lab, start) in ends for lab, start in rows):
+        return rows  # a words.csv of another stream
+    return [(lab, start, ends[(lab, start)]) for lab, start in rows]

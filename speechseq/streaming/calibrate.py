@@ -1,0 +1,114 @@
+"""Choose the detector and its threshold for a false-alarm budget, on validation streams.
+
+For each candidate detector setting the threshold is swept over one posterior pass; the pick
+has the most correct minus wrong detections (a wrong command costs at least as much as a
+missed one) among the settings with at most `max_false_alarms_per_hour` (ties: fewer false
+alarms, then the higher threshold). Per-class thresholds are kept only where they measurably
+help: fitted on each half of the stream, they must beat the single threshold on the other half
+by `min_gain_pct` points without breaking the budget there, both ways round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+from speechseq.streaming.smoothing import NON_KEYWORDS, SmoothingConfig
+from speechseq.streaming.sweep import (
+    DEFAULT_THRESHOLDS,
+    PosteriorTrack,
+    sweep_thresholds,
+)
+
+# detector settings tried (each at every threshold); the baseline first
+DEFAULT_CANDIDATES = tuple(
+    SmoothingConfig(detector=det, average_window_ms=avg, suppression_ms=sup, margin=margin)
+    for det, avg, sup, margin in (
+        ("recognize_commands", 800, 1500, 0.0), ("recognize_commands", 500, 1500, 0.0),
+        ("recognize_commands", 500, 1000, 0.2), ("recognize_commands", 300, 1000, 0.2),
+        ("max_pool", 300, 1000, 0.0), ("max_pool", 500, 1500, 0.2),
+        ("peak", 500, 1000, 0.0), ("peak", 800, 1500, 0.0), ("peak", 300, 1000, 0.2)))
+CLASS_STEPS = (-0.15, -0.1, -0.05, 0.05, 0.1, 0.15)  # per-class offsets tried around the single threshold
+
+
+def objective(r: dict) -> float:
+    return r["correct_pct"] - r["wrong_pct"]
+
+
+def _rank(r: dict, threshold: float) -> tuple:
+    return (round(objective(r), 9), -r["false_alarms_per_hour"], threshold)
+
+
+def best_within_budget(scored: list[tuple[SmoothingConfig, dict]], budget: float):
+    """(config, report) with the best objective at most `budget` false alarms/h, or None."""
+    ok = [(c, r) for c, r in scored if r["false_alarms_per_hour"] <= budget]
+    return max(ok, key=lambda cr: _rank(cr[1], cr[0].threshold), default=None)
+
+
+def pick_single_threshold(track: PosteriorTrack, candidates, budget: float, thresholds=DEFAULT_THRESHOLDS):
+    """(config, report, sweeps): the best candidate and threshold within the budget.
+
+    Nothing within it: the setting with the fewest false alarms (then the best objective)."""
+    scored, sweeps = [], []
+    for base in candidates:
+        rows = sweep_thresholds(track, base, thresholds)
+        sweeps.append((base, rows))
+        scored += [(base.with_threshold(r["threshold"]), r) for r in rows]
+    best = best_within_budget(scored, budget)
+    if best is None:
+        best = min(scored, key=lambda cr: (cr[1]["false_alarms_per_hour"], -objective(cr[1])))
+    config, _ = best
+    return config, track.score(config), sweeps
+
+
+def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget: float,
+                         steps=CLASS_STEPS) -> SmoothingConfig:
+    """One pass of coordinate ascent over the keywords' thresholds, within the budget."""
+    best_r = track.score(config)
+    for label in [lab for lab in track.labels if lab not in NON_KEYWORDS]:
+        per_class = dict(config.class_thresholds)
+        base = per_class.get(label, config.threshold)
+        for step in steps:
+            value = round(base + step, 3)
+            if not 0.0 < value < 1.0:
+                continue
+            trial = replace(config, class_thresholds=tuple({**per_class, label: value}.items()))
+            r = track.score(trial)
+            if r["false_alarms_per_hour"] <= budget and objective(r) > objective(best_r) + 1e-9:
+                config, best_r = trial, r
+    return config
+
+
+def class_thresholds_help(track: PosteriorTrack, candidates, budget: float, thresholds, min_gain_pct: float) -> list:
+    """Held-out gains (points of correct - wrong) of per-class thresholds, one per half; [] if too short."""
+    halves = track.split(track.duration_s * 500.0)
+    if min(len(h.truth) for h in halves) < 20:
+        return []
+    gains = []
+    for fit, check in (halves, halves[::-1]):
+        single, _, _ = pick_single_threshold(fit, candidates, budget, thresholds)
+        per_class = fit_class_thresholds(fit, single, budget)
+        r_single, r_class = check.score(single), check.score(per_class)
+        within = r_class["false_alarms_per_hour"] <= max(budget, r_single["false_alarms_per_hour"])
+        gains.append(objective(r_class) - objective(r_single) if within else float("-inf"))
+    return gains
+
+
+def calibrate(track: PosteriorTrack, max_false_alarms_per_hour: float, candidates=DEFAULT_CANDIDATES,
+              thresholds=DEFAULT_THRESHOLDS, per_class: bool = True, min_gain_pct: float = 1.0) -> dict:
+    """The calibration record: the chosen settings, their validation scores and the sweeps."""
+    budget = float(max_false_alarms_per_hour)
+    config, report, sweeps = pick_single_threshold(track, candidates, budget, thresholds)
+    gains = class_thresholds_help(track, candidates, budget, thresholds, min_gain_pct) if per_class else []
+    use_class = bool(gains) and min(gains) >= min_gain_pct
+    if use_class:
+        config = fit_class_thresholds(track, config, budget)
+        report = track.score(config)
+    settings = {k: v for k, v in asdict(config).items() if k != "minimum_count"}
+    settings["class_thresholds"] = dict(config.class_thresholds)
+    return {"settings": settings, "max_false_alarms_per_hour": budget,
+            "within_budget": report["false_alarms_per_hour"] <= budget,
+            "per_class": {"used": use_class, "held_out_gains_pct": gains, "min_gain_pct": min_gain_pct},
+            "validation": {k: report[k] for k in ("command_words", "unknown_words", "duration_s", "correct_pct",
+                                                  "wrong_pct", "missed_pct", "false_alarms_per_hour",
+                                                  "median_latency_from_end_ms")},
+            "sweeps": [{"detector": asdict(base), "rows": rows} for base, rows in sweeps]}
