@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from speechseq.augment import WaveAugment, WaveAugmentConfig, kept_energy, mix_at_snr, shift_rows, speed_perturb
+from speechseq.augment import (
+    WaveAugment,
+    WaveAugmentConfig,
+    kept_energy,
+    mix_at_snr,
+    shift_rows,
+    speed_perturb,
+)
 from speechseq.config import ConfigError
 from speechseq.data.splits import NoiseBank
 from tests.conftest import compose_config

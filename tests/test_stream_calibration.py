@@ -14,7 +14,11 @@ from speechseq.streaming.calibration_store import (
     write_checkpoint_calibration,
     write_onnx_calibration,
 )
-from speechseq.streaming.recognizer import StreamingRecognizer, StreamSettings, settings_for
+from speechseq.streaming.recognizer import (
+    StreamingRecognizer,
+    StreamSettings,
+    settings_for,
+)
 from speechseq.streaming.scoring import score_detections
 from speechseq.streaming.smoothing import PosteriorSmoother, SmoothingConfig
 from speechseq.streaming.sweep import PosteriorTrack, sweep_thresholds
