@@ -22,14 +22,13 @@ class ServerThread:
     """speechseq-serve's app on uvicorn in a background thread, on a free port of 127.0.0.1."""
 
     def __init__(self, classifier, limits: Limits = Limits(), settings: StreamSettings = StreamSettings()):
-        from omegaconf import OmegaConf
-
         from speechseq.serve.app import Hub
-        from speechseq.serve.serve_cmd import make_server
+        from speechseq.serve.serve_cmd import bind_socket, make_server
 
         self.out, self.err = io.StringIO(), io.StringIO()
         self.hub = Hub(classifier, settings, limits, self.out, self.err)
-        self.server, self.sock = make_server(OmegaConf.create({"host": "127.0.0.1", "port": 0}), self.hub)
+        self.sock = bind_socket("127.0.0.1", 0)
+        self.server = make_server(self.hub, "127.0.0.1", 0)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self):
@@ -46,6 +45,7 @@ class ServerThread:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(10)
+        self.sock.close()
 
     def wait_for(self, predicate, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -114,9 +114,11 @@ class Connection:
             for det in fired:
                 print(detection_line(det), file=self.hub.stdout, flush=True)
                 self.detections += 1
-                await self._send(detection_message(det))
+            # the update first: the page marks a detection on the spectrogram that already shows its frames
             await self._send(update_message(recognizer, self.dropped_samples / WIRE_SAMPLE_RATE,
                                             probs_fresh=len(recognizer.hop_seconds) > hops_before))
+            for det in fired:
+                await self._send(detection_message(det))
 
     async def _send(self, text: str) -> None:
         if self.client_gone:

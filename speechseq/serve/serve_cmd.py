@@ -19,8 +19,6 @@ from speechseq.streaming.recognizer import settings_from_config
 def make_hub(cfg, classifier=None, stdout=None, stderr=None):
     from speechseq.serve.app import Hub
 
-    if not 0 <= cfg.port <= 65535:
-        raise ValueError(f"port={cfg.port}: must be within 0..65535 (0 picks a free one)")
     settings, limits = settings_from_config(cfg.stream), Limits.from_config(cfg.serve)
     if classifier is None:
         classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime,
@@ -30,6 +28,8 @@ def make_hub(cfg, classifier=None, stdout=None, stderr=None):
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a busy port is one clear error (and port=0 works)."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port={port}: must be within 0..65535 (0 picks a free one)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -41,18 +41,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(cfg, hub):
-    """(uvicorn server, its bound socket): run with `server.run(sockets=[sock])`."""
+def make_server(hub, host: str, port: int):
+    """The uvicorn server; run it on a socket from bind_socket: `server.run(sockets=[sock])`."""
     import uvicorn
 
     from speechseq.serve.app import build_app
 
-    config = uvicorn.Config(build_app(hub), host=cfg.host, port=cfg.port, log_level="warning",
+    config = uvicorn.Config(build_app(hub), host=host, port=port, log_level="warning",
                             ws="websockets-sansio", lifespan="off",
                             # the protocol layer refuses frames far past the limit before they are
                             # buffered; the app gives the exact reason for the ones just past it
                             ws_max_size=4 * hub.limits.max_message_bytes + 1024)
-    return uvicorn.Server(config), bind_socket(cfg.host, cfg.port)
+    return uvicorn.Server(config)
 
 
 async def serve_until_stopped(server, sock, hub) -> None:
@@ -67,10 +67,24 @@ async def serve_until_stopped(server, sock, hub) -> None:
     await task
 
 
+def require_serve_packages() -> None:
+    for name in ("starlette", "uvicorn", "websockets"):
+        try:
+            __import__(name)
+        except ImportError:
+            raise RuntimeError(f"speechseq-serve needs {name}, which is not installed here: "
+                               f"pip install 'speechseq[serve]'") from None
+
+
 def run_serve(cfg, classifier=None, stdout=None, stderr=None) -> None:
-    hub = make_hub(cfg, classifier, stdout, stderr)
-    server, sock = make_server(cfg, hub)
-    asyncio.run(serve_until_stopped(server, sock, hub))
+    require_serve_packages()
+    settings_from_config(cfg.stream), Limits.from_config(cfg.serve)  # bad settings fail first...
+    sock = bind_socket(cfg.host, cfg.port)  # ...then a busy port, before the model loads
+    try:
+        hub = make_hub(cfg, classifier, stdout, stderr)
+        asyncio.run(serve_until_stopped(make_server(hub, cfg.host, cfg.port), sock, hub))
+    finally:
+        sock.close()
 
 
 @hydra_entry("serve")
