@@ -26,6 +26,7 @@ def test_defaults_listen_on_loopback_only():
     (["serve.max_clients=0"], ["serve.max_clients must be at least 1"]),
     (["serve.max_message_bytes=3"], ["serve.max_message_bytes must be an even number"]),
     (["serve.burst_s=0"], ["serve.burst_s must be positive"]),
+    (["serve.burst_s=0.5"], ["serve.burst_s=0.5 must admit one message"]),
     (["port=70000"], ["port=70000: must be within 0..65535"]),
     (["stream.threshold=2"], ["stream.threshold must be within 0..1"]),
 ])

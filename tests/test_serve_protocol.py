@@ -139,12 +139,12 @@ def test_a_huge_frame_is_refused_before_it_is_buffered():
 
 
 def test_audio_faster_than_the_rate_cap_closes_the_connection():
-    limits = Limits(max_speed=1.0, burst_s=0.5)
+    limits = Limits(max_speed=1.0, burst_s=1.0)
     with ServerThread(ToneClassifier(), limits) as server:
         async def go():
             async with connect(server.url) as ws:
                 await hello(ws)
-                for _ in range(20):  # 2 s of audio at once
+                for _ in range(30):  # 3 s of audio at once
                     await ws.send(b"\x00\x00" * 1600)
                 return await close_of(ws)
         code, reason = run_client(go())

@@ -77,6 +77,9 @@ class Limits:
         for key in ("max_messages_per_s", "max_speed", "burst_s", "max_backlog_ms", "hello_timeout_s", "idle_timeout_s"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"serve.{key} must be positive, got {getattr(self, key)}")
+        if self.burst_s * WIRE_SAMPLE_RATE * 2 < self.max_message_bytes or self.max_messages_per_s * self.burst_s < 1:
+            raise ValueError(f"serve.burst_s={self.burst_s:g} must admit one message of serve.max_message_bytes="
+                             f"{self.max_message_bytes} (and serve.max_messages_per_s * serve.burst_s >= 1)")
 
     @classmethod
     def from_config(cls, node) -> "Limits":
@@ -110,26 +113,26 @@ def decode_audio(data: bytes, limits: Limits) -> np.ndarray:
 
 
 class RateGuard:
-    """Token buckets on messages and on audio seconds; `admit` raises ProtocolError past them."""
+    """Token buckets on messages and on audio seconds; `admit` raises ProtocolError past them.
+
+    Both buckets hold `burst_s` worth and refill at the allowed rate, so slack saved up by a
+    client that sent slowly never exceeds `burst_s`.
+    """
 
     def __init__(self, limits: Limits, now: float):
         self.limits = limits
-        self.start = now
-        self.audio_s = 0.0
         self.message_tokens = limits.max_messages_per_s * limits.burst_s
+        self.audio_tokens = limits.burst_s
         self.last = now
 
     def admit(self, samples: int, now: float) -> None:
         lim = self.limits
-        capacity = lim.max_messages_per_s * lim.burst_s
-        self.message_tokens = min(capacity, self.message_tokens + (now - self.last) * lim.max_messages_per_s)
-        self.last = now
-        self.message_tokens -= 1
+        dt, self.last = max(0.0, now - self.last), now
+        self.message_tokens = min(lim.max_messages_per_s * lim.burst_s, self.message_tokens + dt * lim.max_messages_per_s) - 1
+        self.audio_tokens = min(lim.burst_s, self.audio_tokens + dt * lim.max_speed) - samples / WIRE_SAMPLE_RATE
         if self.message_tokens < 0:
             raise ProtocolError(POLICY, f"more than serve.max_messages_per_s={lim.max_messages_per_s:g} messages a second")
-        self.audio_s += samples / WIRE_SAMPLE_RATE
-        allowed = lim.burst_s + (now - self.start) * lim.max_speed
-        if self.audio_s > allowed:
+        if self.audio_tokens < 0:
             raise ProtocolError(POLICY, f"audio arriving faster than serve.max_speed={lim.max_speed:g} x real time "
                                         f"(beyond serve.burst_s={lim.burst_s:g} s)")
 
