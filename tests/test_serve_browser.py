@@ -56,7 +56,8 @@ def stream_detections(wav, classifier) -> list[tuple[float, str]]:
     return [(int(ms) / 1000, label) for ms, label, _ in rows]
 
 
-def test_words_played_into_the_browser_are_printed_by_the_server(mini_root, tmp_path):
+@pytest.mark.parametrize("query", ["", "&resample=worklet"], ids=["browser-resamples", "worklet-resamples"])
+def test_words_played_into_the_browser_are_printed_by_the_server(query, mini_root, tmp_path):
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs Debian's chromium)")
     classifier = load_classifier(resolve_checkpoint(None, "torch"), "torch")
@@ -79,7 +80,7 @@ def test_words_played_into_the_browser_are_printed_by_the_server(mini_root, tmp_
             if (match := re.search(r"open http://127\.0\.0\.1:(\d+)/", line)):
                 break
         assert match, "the server did not start:\n" + "\n".join(logged)
-        browser = start_chromium(f"http://127.0.0.1:{match[1]}/?autostart=1", wav, tmp_path / "profile")
+        browser = start_chromium(f"http://127.0.0.1:{match[1]}/?autostart=1{query}", wav, tmp_path / "profile")
         deadline = time.monotonic() + len(wave) / 16000 + 60
         while len(printed) < len(WORDS) and (line := next_line(out, deadline)) is not None:
             printed.append(line)

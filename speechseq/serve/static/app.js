@@ -47,9 +47,10 @@ function drawFrames(mel) {
 function markDetection(d) { // a tick and the word where it fired; it scrolls on with the picture
   const x = canvas.width - Math.round((heardS - d.time) * 1000 / frameMs);
   ctx2d.fillStyle = "#f6ad55";
-  ctx2d.fillRect(x - 1, 0, 2, 14);
+  ctx2d.fillRect(x - 2, 0, 2, 16);
   ctx2d.font = "600 13px system-ui, sans-serif";
-  ctx2d.fillText(d.label, x + 4, 13);
+  ctx2d.textAlign = "right"; // left of the tick: the right edge is where new frames appear
+  ctx2d.fillText(d.label, x - 6, 13);
 }
 
 // --- level meter, class bars, detections --------------------------------------------------------
@@ -106,7 +107,11 @@ function onServerMessage(event) {
 }
 
 // --- audio capture --------------------------------------------------------------------------------
+const params = new URLSearchParams(location.search);
+
 async function openContext() {
+  // ?resample=worklet: keep the device rate and resample in the worklet (what other browsers get)
+  if (params.get("resample") === "worklet") return new AudioContext();
   try { // Chromium resamples the microphone to a 16 kHz context itself
     return new AudioContext({ sampleRate: 16000 });
   } catch (err) { // others: the worklet resamples
@@ -146,7 +151,7 @@ async function connectNodes(stream, context, source) {
   node.connect(context.destination); // the worklet outputs silence; being connected keeps it running
   await context.resume();
   audio = { stream, context, node };
-  setStatus(context.state === "running" ? "listening" : "click Start to allow audio", "live");
+  setStatus(context.state === "running" ? `listening (${context.sampleRate / 1000} kHz)` : "click Start to allow audio", "live");
 }
 
 function stopAudio() {
@@ -189,4 +194,4 @@ function stop() {
 }
 
 $("start").addEventListener("click", () => (ws ? stop() : start()));
-if (new URLSearchParams(location.search).get("autostart") === "1") start();
+if (params.get("autostart") === "1") start();
