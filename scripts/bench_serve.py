@@ -31,6 +31,15 @@ SR, BLOCK = 16000, 1600
 HELLO = json.dumps({"type": "hello", "format": "s16le", "sample_rate": SR, "channels": 1})
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def start_server(max_clients: int, extra: list[str]) -> tuple[subprocess.Popen, int]:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "speechseq.serve.serve_cmd", "port=0",
@@ -96,20 +105,24 @@ def main() -> None:
     if rate != SR or wave.ndim != 1:
         raise SystemExit(f"bench_serve: {args.wav} must be 16 kHz mono")
     pcm = (np.clip(wave, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
-    print("| clients | hops | per-hop latency p50 | p99 | max | audio dropped |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs")
+    print("| clients | hops | per-hop latency p50 | p99 | max | audio dropped | server CPU per second of audio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.clients:
         server, port = start_server(n, args.overrides)
         try:
+            cpu0 = cpu_seconds(server.pid)
             results = asyncio.run(run_clients(port, n, pcm, args.seconds))
+            cpu1 = cpu_seconds(server.pid)
         finally:
             server.terminate()
             server.wait(30)
         ms = np.asarray([x for r in results for x in r["latencies"]]) * 1000
         dropped = sum(r["dropped_s"] for r in results)
         sent = sum(r["sent_s"] for r in results)
+        cpu = f"{1000 * (cpu1 - cpu0) / sent:.1f} ms" if cpu0 is not None and cpu1 is not None else "n/a"
         print(f"| {n} | {ms.size} | {np.median(ms):.1f} ms | {np.percentile(ms, 99):.1f} ms | {ms.max():.1f} ms "
-              f"| {dropped:.1f} s of {sent:.0f} s ({100 * dropped / sent:.2f} %) |", flush=True)
+              f"| {dropped:.1f} s of {sent:.0f} s ({100 * dropped / sent:.2f} %) | {cpu} |", flush=True)
 
 
 if __name__ == "__main__":

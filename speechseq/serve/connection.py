@@ -63,8 +63,9 @@ class Connection:
             await self.ws.send_text(ready_message(self.recognizer, self.limits))
             worker = asyncio.create_task(self._work())
             reason = await self._receive_audio(worker)
-        except WebSocketDisconnect:
-            self.client_gone, reason = True, "client left"
+        except WebSocketDisconnect as exc:
+            self.client_gone = True
+            reason = "server shutting down" if exc.code == 1012 else f"client left (code {exc.code})"
         except ProtocolError as exc:
             reason = exc.reason
             await self._close(exc.code, exc.reason)
