@@ -7,7 +7,7 @@ const TOP_BARS = 6;
 const MAX_BUFFERED = 64000; // bytes waiting in the socket (2 s of audio): past it, drop and count
 const LOG_FLOOR = Math.log(1e-6);
 
-let ws = null, audio = null, failure = null, labels = [], detections = 0, localDropped = 0, specHigh = 2;
+let ws = null, audio = null, failure = null, labels = [], detections = 0, localDropped = 0, specHigh = 5;
 let heardS = 0, frameMs = 10;
 
 function setStatus(text, kind) {
@@ -50,6 +50,9 @@ function markDetection(d) { // a tick and the word where it fired; it scrolls on
   ctx2d.fillRect(x - 2, 0, 2, 16);
   ctx2d.font = "600 13px system-ui, sans-serif";
   ctx2d.textAlign = "right"; // left of the tick: the right edge is where new frames appear
+  ctx2d.lineWidth = 3;
+  ctx2d.strokeStyle = "rgba(0, 0, 0, 0.75)"; // a dark outline keeps the word readable on bright frames
+  ctx2d.strokeText(d.label, x - 6, 13);
   ctx2d.fillText(d.label, x - 6, 13);
 }
 
