@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--seconds", type=float, default=30.0, help="audio each client streams")
     parser.add_argument("overrides", nargs="*", help="speechseq-serve overrides, e.g. runtime=onnx")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     wave, rate = sf.read(args.wav, dtype="float32")
     if rate != SR or wave.ndim != 1:
         raise SystemExit(f"bench_serve: {args.wav} must be 16 kHz mono")
