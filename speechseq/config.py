@@ -170,6 +170,31 @@ class ListenConfig:
 
 
 @dataclass
+class ServeLimitsConfig:
+    """What one speechseq-serve connection may send (speechseq/serve/protocol.py)."""
+    max_clients: int = 8                 # connections past this are refused (close 1013)
+    max_message_bytes: int = 32000       # one binary message: 1 s of s16le 16 kHz audio
+    max_messages_per_s: float = 100.0    # averaged over burst_s
+    max_speed: float = 2.0               # audio may arrive at most this many times faster than real time...
+    burst_s: float = 2.0                 # ...beyond this much audio of slack
+    max_backlog_ms: float = 1000.0       # audio waiting for the model past this is dropped (and counted)
+    hello_timeout_s: float = 10.0        # the hello message must come this soon after connecting
+    idle_timeout_s: float = 30.0         # a connection silent this long is closed
+
+
+@dataclass
+class ServeConfig:
+    checkpoint: Optional[str] = None
+    runtime: str = "torch"
+    num_threads: int = 1
+    host: str = "127.0.0.1"              # another address only when asked
+    port: int = 8000
+    serve: ServeLimitsConfig = field(default_factory=ServeLimitsConfig)
+    stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
+    debug: bool = False
+
+
+@dataclass
 class EvalConfig:
     checkpoint: str = MISSING
     split: str = "test"            # test | validation | train
@@ -236,6 +261,7 @@ def register_configs() -> None:
     cs.store(name="export_schema", node=ExportConfig)
     cs.store(name="stream_schema", node=StreamConfig)
     cs.store(name="listen_schema", node=ListenConfig)
+    cs.store(name="serve_schema", node=ServeConfig)
     cs.store(name="bench_schema", node=BenchConfig)
 
 

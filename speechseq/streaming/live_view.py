@@ -8,6 +8,11 @@ from collections import deque
 from speechseq.streaming.smoothing import Detection
 
 
+def detection_line(det: Detection) -> str:
+    """`<seconds> <label> <score>`: what speechseq-listen (piped) and speechseq-serve print."""
+    return f"{det.time_ms / 1000:.2f} {det.label} {det.score:.3f}"
+
+
 class PlainView:
     """`<seconds since start> <label> <score>` per detection, flushed at once (for pipes)."""
 
@@ -21,7 +26,7 @@ class PlainView:
         return False
 
     def detection(self, det: Detection) -> None:
-        print(f"{det.time_ms / 1000:.2f} {det.label} {det.score:.3f}", file=self.out, flush=True)
+        print(detection_line(det), file=self.out, flush=True)
 
     def refresh(self, recognizer, source) -> None:
         pass

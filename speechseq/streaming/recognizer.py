@@ -82,6 +82,7 @@ class StreamingRecognizer:
             self.classifier.reset(window_frames=self.window_frames)
         self.hop_seconds = []
         self.probs = None
+        self.latest_frames = np.zeros((0, self.spec.n_mels), np.float32)
 
     @property
     def samples_seen(self) -> int:
@@ -99,6 +100,7 @@ class StreamingRecognizer:
             self.level_dbfs = 20 * np.log10(max(rms, 1e-6))
         first = self.frontend.frames_out
         frames = self.frontend.push(samples)
+        self.latest_frames = frames  # what the model sees, for live views (speechseq-serve's spectrogram)
         detections = []
         start = 0
         while start < len(frames):

@@ -1,0 +1,1 @@
+"""speechseq-serve: the live demo in a browser (Starlette + uvicorn, audio over a WebSocket)."""
