@@ -3,9 +3,14 @@
 #   scripts/train_pretrained.sh [DATA_ROOT] [extra Hydra overrides...]
 # DATA_ROOT defaults to ../shared/data/speech_commands_mini. It trains `experiment=mini`, copies
 # the best checkpoint to speechseq/pretrained/kws12_mini.safetensors, exports kws12_mini.onnx
-# (+ .json) beside it and writes MODEL_CARD.md from the run's test report.
+# (+ .json) beside it, calibrates the streaming detector for 30 false alarms/hour on validation
+# streams (scripts/calibrate_pretrained.sh, which also scores test streams), and writes
+# MODEL_CARD.md from the run's test report (clean and in noise) and the stream scores.
 # Environment: PYTHON (default python), SPEECHSEQ_PRETRAINED_RUN (run folder, default
-# runs/pretrained/<time>), SPEECHSEQ_PRETRAINED_DIR (destination, default speechseq/pretrained).
+# runs/pretrained/<time>; if it already holds a finished run, that run is shipped without
+# training again), SPEECHSEQ_PRETRAINED_DIR (destination, default speechseq/pretrained),
+# SPEECHSEQ_CALIBRATE (1 = calibrate, the default; 0 = skip), SPEECHSEQ_SEEDS (an aggregate.json
+# of the recipe over seeds, from python -m speechseq.aggregate, for the card).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +25,13 @@ DEST=${SPEECHSEQ_PRETRAINED_DIR:-speechseq/pretrained}
 NAME=kws12_mini
 
 TRAIN=(speechseq-train experiment=mini "data.root=$DATA" trainer.seed=0 "$@")
-echo "== training: ${TRAIN[*]} (run folder $RUN)"
-"$PY" -m speechseq.train "${TRAIN[@]:1}" "hydra.run.dir=$RUN"
+if [[ -f "$RUN/summary.json" ]]; then
+  echo "== shipping the finished run $RUN"
+  TRAIN=(speechseq-train $(sed -e 's/^- //' "$RUN/.hydra/overrides.yaml" 2>/dev/null | tr '\n' ' '))
+else
+  echo "== training: ${TRAIN[*]} (run folder $RUN)"
+  "$PY" -m speechseq.train "${TRAIN[@]:1}" "hydra.run.dir=$RUN"
+fi
 
 test -f "$RUN/checkpoints/best.safetensors" || { echo "no best checkpoint in $RUN" >&2; exit 1; }
 test -f "$RUN/test_report.json" || { echo "no test_report.json in $RUN: the data has no test split?" >&2; exit 1; }
@@ -30,7 +40,14 @@ cp "$RUN/checkpoints/best.safetensors" "$DEST/$NAME.safetensors"
 echo "== exporting $DEST/$NAME.onnx"
 "$PY" -m speechseq.export "checkpoint=$DEST/$NAME.safetensors" "output=$DEST/$NAME.onnx" \
   "hydra.run.dir=$RUN/export"
-"$PY" -m speechseq.pretrained card "$RUN" "$DATA" "${TRAIN[*]}" > "$DEST/MODEL_CARD.md.tmp"
+card_args=()
+if [[ "${SPEECHSEQ_CALIBRATE:-1}" == 1 ]]; then
+  echo "== calibrating the detector (scripts/calibrate_pretrained.sh)"
+  OUT="$RUN/calibrate" PYTHON="$PY" scripts/calibrate_pretrained.sh "$DEST/$NAME.safetensors" "$DATA"
+  card_args+=(--streams "$RUN/calibrate/summary.md")
+fi
+[[ -n "${SPEECHSEQ_SEEDS:-}" ]] && card_args+=(--seeds "$SPEECHSEQ_SEEDS")
+"$PY" -m speechseq.pretrained card "$RUN" "$DATA" "${TRAIN[*]}" "${card_args[@]}" > "$DEST/MODEL_CARD.md.tmp"
 mv "$DEST/MODEL_CARD.md.tmp" "$DEST/MODEL_CARD.md"
 chmod a+r "$DEST/$NAME".* "$DEST/MODEL_CARD.md"
 echo "== done: $(ls "$DEST" | tr '\n' ' ')"

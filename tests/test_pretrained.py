@@ -28,7 +28,7 @@ def test_missing_model_says_how_to_get_one(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_rebuild_script_trains_exports_and_writes_the_card(synthetic_root, tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "SPEECHSEQ_PRETRAINED_RUN": str(tmp_path / "run"),
-           "SPEECHSEQ_PRETRAINED_DIR": str(tmp_path / "dest")}
+           "SPEECHSEQ_PRETRAINED_DIR": str(tmp_path / "dest"), "SPEECHSEQ_CALIBRATE": "0"}
     proc = subprocess.run(
         ["bash", str(REPO / "scripts" / "train_pretrained.sh"), str(synthetic_root), "trainer.max_epochs=1",
          "model.hidden_size=16", "model.num_layers=1", f"data.cache_dir={tmp_path / 'cache'}",
@@ -43,5 +43,7 @@ def test_rebuild_script_trains_exports_and_writes_the_card(synthetic_root, tmp_p
     assert f"**{report['accuracy']:.4f}** (n = {report['n']}" in card
     assert "CC BY 4.0" in card and "experiment=mini" in card and "model.hidden_size=16" in card
     assert "{" not in card.split("## How it was made")[0]  # every placeholder filled
+    noisy = {f"{r['snr_db']:g}": r["accuracy"] for r in report["noise"]}  # experiment=mini scores in noise
+    assert f"| 0 dB SNR | {noisy['0']:.4f} |" in card and f"| clean | {report['accuracy']:.4f} |" in card
     from speechseq.onnx_runtime import OnnxClassifier
     assert OnnxClassifier(dest / "kws12_mini.onnx").labels[:2] == ["_silence_", "_unknown_"]
