@@ -92,7 +92,7 @@ def classify_file(classifier: OnnxClassifier, path: str | Path, clip_seconds: fl
     from speechseq.numpy_frontend import log_mel
 
     spec = classifier.frontend
-    wave = read_audio(path, spec.sample_rate, torch_free=True)
+    wave = read_audio(path, spec.sample_rate)
     wave = fix_length(wave, int(round(clip_seconds * spec.sample_rate)))
     probs = classifier(log_mel(wave, spec))
     best = int(probs.argmax())
