@@ -23,7 +23,12 @@ def _mel_to_hz(mel):
 
 
 def mel_filterbank(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) float32 triangular filters, as torchaudio's melscale_fbanks(htk, norm=None)."""
+    """(n_fft // 2 + 1, n_mels) float32 triangular filters, as torchaudio's melscale_fbanks(htk, norm=None).
+
+    Equal (to 1e-5, tests/test_numpy_frontend.py) to librosa.filters.mel(htk=True, norm=None).T,
+    which is not called here: it pulls in scipy.signal, and importing it plus its first call take
+    ~1.7 s (AMD EPYC, 2 cores), against ~0.06 s to import this whole torch-free runtime.
+    """
     n_freqs = spec.n_fft // 2 + 1
     all_freqs = np.linspace(0, spec.sample_rate // 2, n_freqs)
     m_pts = np.linspace(_hz_to_mel(spec.f_min), _hz_to_mel(spec.f_max), spec.n_mels + 2)

@@ -94,7 +94,7 @@ def classify_file(classifier, path: str | Path, clip_seconds: float = 1.0) -> Fi
     from speechseq.numpy_frontend import log_mel
 
     spec = classifier.frontend
-    wave = read_audio(path, spec.sample_rate, torch_free=True)
+    wave = read_audio(path, spec.sample_rate)
     wave = fix_length(wave, int(round(clip_seconds * spec.sample_rate)))
     probs = classifier(log_mel(wave, spec))
     best = int(probs.argmax())

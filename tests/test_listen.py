@@ -150,10 +150,18 @@ class EndlessStream:
 def test_ctrl_c_on_a_live_microphone_stops_cleanly():
     from speechseq.streaming.sources import MicrophoneSource
 
+    def before(signum, frame):  # whatever was there: default_int_handler, or SIG_IGN in a background job
+        raise AssertionError("run_listen's own handler should have taken this SIGINT")
+
     mic = MicrophoneSource(block_ms=50, stream_factory=EndlessStream)
-    threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT)).start()
-    out, err = io.StringIO(), io.StringIO()
-    summary = run_listen(compose_app("listen", []), classifier=ToneClassifier(), source=mic, stdout=out, stderr=err)
+    previous = signal.signal(signal.SIGINT, before)
+    try:
+        threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        out, err = io.StringIO(), io.StringIO()
+        summary = run_listen(compose_app("listen", []), classifier=ToneClassifier(), source=mic, stdout=out,
+                             stderr=err)
+        assert signal.getsignal(signal.SIGINT) is before  # the handler installed before is restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert summary["interrupted"] and mic.stream.stopped.is_set()
     assert summary["detections"] >= 2 and len(out.getvalue().splitlines()) == summary["detections"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

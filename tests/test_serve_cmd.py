@@ -9,7 +9,13 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from speechseq.serve.protocol import Limits, ProtocolError, RateGuard, close_reason, parse_hello  # noqa: E402
+from speechseq.serve.protocol import (  # noqa: E402
+    Limits,
+    ProtocolError,
+    RateGuard,
+    close_reason,
+    parse_hello,
+)
 from speechseq.serve.serve_cmd import main  # noqa: E402
 from tests.console import assert_one_error_line, run_main  # noqa: E402
 from tests.streaming_helpers import compose_app  # noqa: E402

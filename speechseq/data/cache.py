@@ -20,7 +20,9 @@ from speechseq.audio import AudioReadError, fix_length, float_to_int16, read_aud
 from speechseq.fsutil import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+# In the key: 2 = resampled with soxr (1 was torchaudio's sinc filter), so an old cache of
+# files at other rates is rebuilt rather than mixed with what the runtimes now read.
+CACHE_FORMAT = 2
 
 
 @dataclass

@@ -12,7 +12,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from speechseq.serve.connection import Connection
-from speechseq.serve.protocol import TRY_AGAIN_LATER, WIRE_SAMPLE_RATE, Limits, close_reason
+from speechseq.serve.protocol import (
+    TRY_AGAIN_LATER,
+    WIRE_SAMPLE_RATE,
+    Limits,
+    close_reason,
+)
 from speechseq.streaming.recognizer import StreamSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -94,7 +94,7 @@ class WavFileSource(AudioSource):
                 from speechseq.audio import AudioReadError, read_audio
 
                 try:
-                    wave = read_audio(self.path, self.sample_rate, torch_free=True)
+                    wave = read_audio(self.path, self.sample_rate)
                 except AudioReadError as exc:
                     raise SourceError(str(exc)) from None
                 blocks = (wave[i:i + self.block] for i in range(0, len(wave), self.block))
