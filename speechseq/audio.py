@@ -42,7 +42,10 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: fl
         raise AudioReadError(f"{path}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioReadError(f"{path}: no samples")
-    return to_mono_16k(data, rate, sample_rate)
+    wave = to_mono_16k(data, rate, sample_rate)
+    if len(wave) == 0:  # e.g. one sample at 44.1 kHz: less than one at 16 kHz
+        raise AudioReadError(f"{path}: {data.shape[0]} sample(s) at {rate} Hz are too short to resample")
+    return wave
 
 
 def to_mono_16k(data: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
