@@ -17,47 +17,31 @@ import math
 import signal
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
+from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from speechseq.augment import build_augmenters
-from speechseq.budget import TimeBudget
 from speechseq.checkpoint import (
-    check_resume_state,
     load_inference,
-    load_resume_state,
     save_inference,
     save_resume_state,
 )
 from speechseq.cli import hydra_entry, run_guarded
-from speechseq.config import validate_train
 from speechseq.data.batches import batch_indices
-from speechseq.data.loader import BatchSource, choose_on_device, move_split
 from speechseq.evaluate import add_noise_scores, print_scores, score_split, write_report
-from speechseq.features import LogMel
 from speechseq.fsutil import (
     OutputWriteError,
     atomic_write_text,
-    ensure_writable_dir,
-    remove_stale_temporaries,
 )
-from speechseq.inference import evaluation_indices, predict_split
-from speechseq.model import ModelSpec, RecurrentClassifier, count_parameters
-from speechseq.run_log import RunLogger
+from speechseq.inference import predict_split
+from speechseq.run_log import RunLogger  # noqa: F401  (tests patch it here)
 from speechseq.runtime import (
     DistInfo,
     StopFlag,
-    all_reduce_,
-    configure_threads,
     dump_rank_weights,
-    init_distributed,
-    resolve_device,
     shutdown_distributed,
 )
 from speechseq.train_data import (  # noqa: F401  (re-exported: bench and tests import them from here)
@@ -69,6 +53,7 @@ from speechseq.train_data import (  # noqa: F401  (re-exported: bench and tests 
     open_dataset,
     prepare_data,
 )
+from speechseq.train_setup import Run, Trainer, build_trainer, start_run
 from speechseq.train_step import (  # noqa: F401  (re-exported)
     NonFiniteLossError,
     NonFiniteWatch,
@@ -76,137 +61,9 @@ from speechseq.train_step import (  # noqa: F401  (re-exported)
     amp_settings,
     learning_rate,
 )
+from speechseq.train_sync import agree_min, any_rank, epoch_means, stop_agreed, stop_now
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Run:
-    """Where a run writes and how far it has come."""
-
-    out_dir: Path
-    state: dict | None
-    start_epoch: int = 0
-    best_val: float = -1.0
-    best_epoch: int = -1
-    history: list[dict] = field(default_factory=list)
-    status: str = "completed"
-
-    @property
-    def best_path(self) -> Path:
-        return self.out_dir / "checkpoints" / "best.safetensors"
-
-    @property
-    def last_path(self) -> Path:
-        return self.out_dir / "checkpoints" / "last.pt"
-
-
-@dataclass
-class Trainer:
-    """Everything the epochs use."""
-
-    cfg: DictConfig
-    dist: DistInfo
-    device: torch.device
-    data: TrainingData
-    model: RecurrentClassifier
-    frontend: LogMel
-    step: TrainStep
-    source: BatchSource
-    val_split: object
-    val_noise: object
-    val_indices: np.ndarray
-    steps_per_epoch: int
-    epoch_size: int
-    runlog: RunLogger
-    nonfinite: NonFiniteWatch
-    config_json: str
-    n_params: int
-    budget: TimeBudget | None
-    total_steps: int
-
-    def planned_epochs(self) -> int:
-        return self.budget.planned_epochs if self.budget is not None else self.cfg.trainer.max_epochs
-
-
-def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
-    """Checks, devices, threads, the resume state, and a writable run folder (before any data is read)."""
-    validate_train(cfg)
-    t = cfg.trainer
-    dist = init_distributed(t.device)
-    device = resolve_device(t.device, dist.local_rank)
-    configure_threads(t.num_threads)
-    state = load_resume_state(t.resume) if t.resume else None
-    if state is not None:
-        check_resume_state(t.resume, state, OmegaConf.to_container(cfg, resolve=True))
-    out_dir = Path(cfg.paths.output_dir)
-    if state is not None and Path(t.resume).parent.name == "checkpoints":
-        out_dir = Path(t.resume).parent.parent  # a resumed run goes on in its own folder
-    run = Run(out_dir, state)
-    if dist.is_main:  # fail now, not after decoding the data, when outputs cannot be written
-        ensure_writable_dir(out_dir / "checkpoints", "run folder")
-        for tmp in remove_stale_temporaries(out_dir / "checkpoints"):
-            log.info("removed %s, left by a run killed while writing", tmp.name)
-    if state is not None:
-        run.start_epoch, run.best_val = int(state["epoch"]), float(state["best_val_acc"])
-        run.best_epoch, run.history = int(state["best_epoch"]), [json.loads(r) for r in state["history"]]
-    return dist, device, run
-
-
-def build_model(cfg: DictConfig, data: TrainingData, device: torch.device, state: dict | None,
-                frontend: LogMel) -> RecurrentClassifier:
-    torch.manual_seed(cfg.trainer.seed)  # weight initialisation depends on the seed only
-    model = RecurrentClassifier(model_spec(cfg, frontend.spec.n_mels, len(data.label_set)))
-    if state is not None:
-        model.load_state_dict(state["model"])
-        log.info("resumed from %s after epoch %d", cfg.trainer.resume, int(state["epoch"]))
-    else:
-        fit_normalization(model, frontend, data.train, device, seed=cfg.trainer.seed)
-    return model.to(device)
-
-
-def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: TrainingData, run: Run,
-                  t_begin: float) -> Trainer:
-    t = cfg.trainer
-    frontend = LogMel(data.spec).to(device)
-    model = build_model(cfg, data, device, run.state, frontend)
-    # Fused AdamW on CUDA takes GradScaler's inf check on the device: no host sync per step.
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
-                                  fused=device.type == "cuda")
-    train_model: nn.Module = model
-    if dist.enabled:
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    train_split, val_split, noise = data.train, data.validation, data.noise.to(device)
-    if choose_on_device(cfg.data.on_device, device, [train_split, val_split]):
-        # whole splits live on the GPU as int16; batches are drawn there
-        train_split, val_split = move_split(train_split, device), move_split(val_split, device)
-    val_noise = noise if val_split.waves.device == device else data.noise  # silence drawn where the clips are
-    wave_aug, spec_aug = build_augmenters(cfg.augment, noise, data.spec.sample_rate, data.label_set.names)
-    step = TrainStep(model, frontend, optimizer, device, t.precision, cfg.optim.label_smoothing, cfg.optim.grad_clip,
-                     wave_aug, spec_aug, train_model)
-    if run.state is not None:
-        optimizer.load_state_dict(run.state["optimizer"])
-        step.scaler.load_state_dict(run.state["scaler"])
-    epoch_size = len(train_split.draw(np.random.default_rng(0)))
-    steps_per_epoch = len(list(batch_indices(np.arange(epoch_size), t.batch_size, None, dist.rank, dist.world_size)))
-    budget = None
-    if t.max_minutes:
-        budget = TimeBudget(t.max_minutes, steps_per_epoch, reserve_seconds=10 + 3 * t.max_minutes, start=t_begin,
-                            planned_epochs=t.max_epochs)
-    runlog = RunLogger(run.out_dir, dist.is_main)
-    if dist.is_main:  # rows of epochs after the resume point (a kill between writes) are dropped
-        runlog.rewrite(run.history)
-    tr = Trainer(cfg, dist, device, data, model, frontend, step, BatchSource(train_split, noise, device), val_split,
-                 val_noise, evaluation_indices(val_split, cfg.data.seed), steps_per_epoch, epoch_size, runlog,
-                 NonFiniteWatch(step.scaler.is_enabled()), json.dumps(OmegaConf.to_container(cfg, resolve=True)),
-                 count_parameters(model), budget, steps_per_epoch * t.max_epochs)
-    if dist.is_main:
-        log.info("%s: %d classes, %d parameters, device %s%s, %s, %d training clips per epoch%s",
-                 _describe(model.spec), len(data.label_set), tr.n_params, device,
-                 f" x{dist.world_size} ranks" if dist.enabled else "", step.precision_name(), epoch_size,
-                 f", budget {t.max_minutes:g} min" if budget else "")
-    return tr
 
 
 def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tuple, str | None]:
@@ -225,7 +82,7 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
                unit="step", leave=False, disable=not (t.progress and dist.is_main))
     stopped = None
     for i, (waves, labels) in enumerate(bar):
-        if _stop_now(stop, i, t.log_every, dist, device):
+        if stop_now(stop, i, t.log_every, dist, device):
             stopped = "signal"
             break
         if _out_of_time(tr, i):
@@ -233,7 +90,7 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
             break
         if tr.budget is not None and epoch == run.start_epoch and i == tr.budget.probe_steps:
             tr.budget.after_probe(probe_start)
-            tr.total_steps = _agree_min(tr.budget.total_steps(), dist, device)
+            tr.total_steps = agree_min(tr.budget.total_steps(), dist, device)
         global_step = epoch * tr.steps_per_epoch + i
         lr = learning_rate(global_step, tr.total_steps, tr.cfg.optim)
         tr.step.set_lr(lr)
@@ -252,7 +109,7 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
 
 def _check_loss(tr: Trainer, run: Run, value: float, epoch: int, step: int, global_step: int) -> None:
     # Under DDP all ranks decide together: one that went on would wait in the next all-reduce.
-    if not _any_rank(tr.nonfinite.fatal(value), tr.dist, tr.device):
+    if not any_rank(tr.nonfinite.fatal(value), tr.dist, tr.device):
         return
     what = f"loss became {value}" if not math.isfinite(value) else \
         f"another rank's loss became non-finite (rank {tr.dist.rank}'s: {value:.4f})"
@@ -268,7 +125,7 @@ def _check_loss(tr: Trainer, run: Run, value: float, epoch: int, step: int, glob
 def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -> None:
     """Validate, log, keep the best checkpoint and the resume state; re-plan a budgeted run."""
     loss_sum, correct, seen, lr = stats
-    train_loss, train_acc = _epoch_means(loss_sum, correct, seen, tr.dist, tr.device)
+    train_loss, train_acc = epoch_means(loss_sum, correct, seen, tr.dist, tr.device)
     t_val = time.perf_counter()
     targets, probs = predict_split(tr.model, tr.frontend, tr.val_split, tr.val_indices, tr.val_noise,
                                    tr.cfg.trainer.eval_batch_size, tr.device, seed=tr.cfg.data.seed)
@@ -304,7 +161,7 @@ def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: fl
         passes = 1 + len(t.test_noise_snr)
         tr.budget.reserve_seconds = 10 + val_seconds * passes * len(data.test.labels) / max(1, len(data.validation.labels))
     tr.budget.after_epoch(epochs_done, epoch_seconds)
-    tr.total_steps = _agree_min(tr.budget.total_steps(), tr.dist, tr.device)
+    tr.total_steps = agree_min(tr.budget.total_steps(), tr.dist, tr.device)
     tr.budget.planned_epochs = tr.total_steps // tr.steps_per_epoch
 
 
@@ -379,7 +236,7 @@ def train(cfg: DictConfig) -> dict:
             stats, stopped = train_epoch(tr, run, epoch, stop)
             if stopped == "budget":
                 break  # out of time inside an epoch: keep what is validated, go to the test pass
-            if stopped == "signal" or _stop_agreed(stop, dist, device):
+            if stopped == "signal" or stop_agreed(stop, dist, device):
                 run.status = "interrupted"
                 break
             end_epoch(tr, run, epoch, stats, t_epoch)
@@ -405,53 +262,12 @@ def explain_write_failure(last_path: Path):
         raise OutputWriteError(f"could not write the run's outputs: {exc.strerror or exc}{where}; {kept}") from None
 
 
-def _any_rank(flag: bool, dist: DistInfo, device: torch.device) -> bool:
-    """`flag` alone; under DDP, whether it is set on any rank (one tiny all-reduce)."""
-    if not dist.enabled:
-        return bool(flag)
-    return bool(all_reduce_(torch.tensor([1 if flag else 0], device=device), dist, op="max").item())
-
-
-def _agree_min(value: int, dist: DistInfo, device: torch.device) -> int:
-    """The smallest of the ranks' values (ranks time themselves; all must plan the same steps)."""
-    if not dist.enabled:
-        return int(value)
-    return -int(all_reduce_(torch.tensor([-int(value)], device=device), dist, op="max").item())
-
-
-def _stop_agreed(stop: StopFlag, dist: DistInfo, device: torch.device) -> bool:
-    """Alone: whether a signal came. Under DDP: whether any rank got one (all must stop at the same step)."""
-    return _any_rank(bool(stop), dist, device)
-
-
-def _stop_now(stop: StopFlag, step: int, every: int, dist: DistInfo, device: torch.device) -> bool:
-    # Under DDP the ranks agree every `every` steps (one tiny all-reduce), not every step.
-    if not dist.enabled:
-        return bool(stop)
-    return step % every == 0 and _stop_agreed(stop, dist, device)
-
-
 def _out_of_time(tr: Trainer, step: int) -> bool:
     if tr.budget is None:
         return False
     if not tr.dist.enabled:
         return tr.budget.must_stop()
-    return step % tr.cfg.trainer.log_every == 0 and _any_rank(tr.budget.must_stop(), tr.dist, tr.device)
-
-
-def _epoch_means(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, dist: DistInfo,
-                 device: torch.device) -> tuple[float, float]:
-    """Training loss and accuracy of the epoch over all ranks' shards."""
-    if dist.enabled:
-        totals = all_reduce_(torch.stack([loss_sum.float(), correct.float(),
-                                          torch.tensor(float(seen), device=device)]), dist)
-        loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
-    return (loss_sum / max(seen, 1)).item(), correct.item() / max(seen, 1)
-
-
-def _describe(spec: ModelSpec) -> str:
-    kind = ("bi" if spec.bidirectional else "uni") + spec.cell.upper()
-    return f"{spec.num_layers}-layer {kind} (hidden {spec.hidden_size}, {spec.pooling} pooling)"
+    return step % tr.cfg.trainer.log_every == 0 and any_rank(tr.budget.must_stop(), tr.dist, tr.device)
 
 
 @hydra_entry("train")
