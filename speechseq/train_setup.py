@@ -43,6 +43,7 @@ from speechseq.train_data import (
 from speechseq.train_step import (
     NonFiniteWatch,
     TrainStep,
+    amp_settings,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
     dist = init_distributed(t.device)
     device = resolve_device(t.device, dist.local_rank)
     configure_threads(t.num_threads)
+    amp_settings(t.precision, device)  # a precision this device cannot train in fails before any data is read
     state = load_resume_state(t.resume) if t.resume else None
     if state is not None:
         check_resume_state(t.resume, state, OmegaConf.to_container(cfg, resolve=True))

@@ -58,7 +58,15 @@ def amp_settings(precision: str, device: torch.device) -> tuple[bool, torch.dtyp
         return False, None
     if device.type == "cpu":
         # fp16 autocast on a CPU is neither fast nor safe; bf16 pays where the hardware has it.
-        if precision == "bf16" or (precision == "auto" and native_cpu_bf16()):
+        native = native_cpu_bf16()
+        if precision == "bf16" and not native:
+            # oneDNN's bf16 LSTM needs the instructions: without them it fails to build its kernel
+            from speechseq.config import ConfigError
+
+            raise ConfigError("trainer.precision: bf16 needs a CPU with bf16 instructions (avx512_bf16 or "
+                              "amx_bf16 in /proc/cpuinfo, and ONEDNN_MAX_CPU_ISA not below them); this one "
+                              "has none: use trainer.precision=auto or fp32")
+        if precision == "bf16" or (precision == "auto" and native):
             return True, torch.bfloat16
         return False, None
     if precision == "bf16":

@@ -39,20 +39,20 @@ def test_noise_transform_leaves_silence_and_hits_the_snr():
 def test_score_in_noise_is_deterministic_and_eval_writes_table_and_plot(tiny_run, synthetic_root, tmp_path, capsys):
     ckpt, cache = tiny_run
     cfg = compose_config("eval", [f"checkpoint={ckpt}", f"data.root={synthetic_root}", f"data.cache_dir={cache}",
-                                  "device=cpu", "noise_snr=[20,0,-10]"], tmp_path / "a")
+                                  "device=cpu", "noise_snr=[20,0,-20]"], tmp_path / "a")
     first = evaluate(cfg)
     again = evaluate(compose_config("eval", [f"checkpoint={ckpt}", f"data.root={synthetic_root}",
-                                             f"data.cache_dir={cache}", "device=cpu", "noise_snr=[20,0,-10]"],
+                                             f"data.cache_dir={cache}", "device=cpu", "noise_snr=[20,0,-20]"],
                                     tmp_path / "b"))
     assert first["noise"] == again["noise"]
-    assert [r["snr_db"] for r in first["noise"]] == [20.0, 0.0, -10.0]
+    assert [r["snr_db"] for r in first["noise"]] == [20.0, 0.0, -20.0]
     accs = [r["accuracy"] for r in first["noise"]]
-    assert accs[0] >= accs[2]  # 20 dB is no harder than -10 dB
+    assert accs[0] >= accs[2]  # 20 dB is no harder than -20 dB (noise 100x the speech)
     saved = json.loads((tmp_path / "a" / "report.json").read_text())
     assert saved["noise"] == first["noise"]
     assert (tmp_path / "a" / "noise.png").is_file()
     out = capsys.readouterr().out
-    assert "20.0 dB SNR" in out and "-10.0 dB SNR" in out
+    assert "20.0 dB SNR" in out and "-20.0 dB SNR" in out
 
 
 def test_different_seeds_draw_different_noise(tiny_run, synthetic_root):
