@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torchaudio
 import torchaudio.functional as AF
 from torch import nn
 
@@ -74,12 +73,13 @@ def kept_energy(waves: torch.Tensor, shifted: torch.Tensor) -> torch.Tensor:
     return torch.where(before > 0, after / before.clamp_min(1e-12), torch.ones_like(before))
 
 
-def speed_perturb(waves: torch.Tensor, factors: tuple[float, ...], sample_rate: int) -> torch.Tensor:
+def speed_perturb(waves: torch.Tensor, factors: tuple[float, ...], sample_rate: int,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Rows resampled by a factor drawn from `factors` (pitch and tempo change), centre-cropped/padded."""
     if not factors:
         return waves
     length = waves.shape[1]
-    choice = torch.randint(len(factors), (waves.shape[0],), device=waves.device)
+    choice = torch.randint(len(factors), (waves.shape[0],), device=waves.device, generator=generator)
     out = waves.clone()
     for k, factor in enumerate(factors):
         rows = torch.nonzero(choice == k).squeeze(1)
@@ -103,7 +103,9 @@ class WaveAugment(nn.Module):
     """(waves, labels) -> (waves, labels, weights): the multi-condition recipe of WaveAugmentConfig.
 
     `weights` are 0 for clips shifted into the ambiguous zone (part of the word gone, but not
-    enough to call it a fragment), which the loss then ignores; 1 otherwise.
+    enough to call it a fragment), which the loss then ignores; 1 otherwise. Every draw comes
+    from `generator` when one is given (the global one otherwise), so a batch prepared in a
+    background thread is the same as one prepared in the training thread.
     """
 
     def __init__(self, noise: NoiseBank, sample_rate: int = 16000, config: WaveAugmentConfig = WaveAugmentConfig(),
@@ -115,30 +117,32 @@ class WaveAugment(nn.Module):
         self.silence_label, self.unknown_label = silence_label, unknown_label
         self.max_shift = int(sample_rate * config.time_shift_ms / 1000)
 
-    def forward(self, waves: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, waves: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         is_silence = self._is(labels, self.silence_label)
-        waves = speed_perturb(waves, self.cfg.speed_factors, self.sample_rate)
-        waves, labels, weights = self._shift(waves, labels, is_silence)
-        waves = self._silence_levels(waves, is_silence)
-        waves = self._add_noise(waves, is_silence)
+        waves = speed_perturb(waves, self.cfg.speed_factors, self.sample_rate, generator)
+        waves, labels, weights = self._shift(waves, labels, is_silence, generator)
+        waves = self._silence_levels(waves, is_silence, generator)
+        waves = self._add_noise(waves, is_silence, generator)
         if self.cfg.gain_db != (0.0, 0.0):
-            waves = waves * (10.0 ** (uniform(self.cfg.gain_db, len(waves), waves.device) / 20.0))[:, None]
+            gain_db = uniform(self.cfg.gain_db, len(waves), waves.device, generator)
+            waves = waves * (10.0 ** (gain_db / 20.0))[:, None]
         return waves.clamp(-1.0, 1.0), labels, weights
 
     @staticmethod
     def _is(labels: torch.Tensor, label: int | None) -> torch.Tensor:
         return labels == label if label is not None else torch.zeros_like(labels, dtype=torch.bool)
 
-    def _shift(self, waves, labels, is_silence):
-        batch, device = len(waves), waves.device
+    def _shift(self, waves, labels, is_silence, generator=None):
+        batch, device, g = len(waves), waves.device, generator
         weights = torch.ones(batch, device=device)
-        shift = torch.randint(-self.max_shift, self.max_shift + 1, (batch,), device=device) if self.max_shift else \
-            torch.zeros(batch, dtype=torch.long, device=device)
+        shift = torch.randint(-self.max_shift, self.max_shift + 1, (batch,), device=device, generator=g) \
+            if self.max_shift else torch.zeros(batch, dtype=torch.long, device=device)
         can_fragment = ~is_silence & ~self._is(labels, self.unknown_label)
         if self.cfg.fragment_prob > 0 and self.unknown_label is not None:
-            far = (torch.rand(batch, device=device) < self.cfg.fragment_prob) & can_fragment
-            far_ms = uniform(self.cfg.fragment_shift_ms, batch, device)
-            sign = torch.where(torch.rand(batch, device=device) < 0.5, -1, 1)
+            far = (torch.rand(batch, device=device, generator=g) < self.cfg.fragment_prob) & can_fragment
+            far_ms = uniform(self.cfg.fragment_shift_ms, batch, device, g)
+            sign = torch.where(torch.rand(batch, device=device, generator=g) < 0.5, -1, 1)
             far_shift = (sign * far_ms * self.sample_rate / 1000).long()
             shift = torch.where(far, far_shift, shift)
         if not bool((shift != 0).any()):
@@ -152,28 +156,44 @@ class WaveAugment(nn.Module):
             weights = torch.where(ambiguous, torch.zeros_like(weights), weights)
         return torch.where(is_silence[:, None], waves, shifted), labels, weights
 
-    def _silence_levels(self, waves, is_silence):
+    def _silence_levels(self, waves, is_silence, generator=None):
         """Silence rows rescaled to an RMS level (dBFS) drawn per clip: a quiet room to a loud one."""
         if self.cfg.silence_dbfs is None or not bool(is_silence.any()):
             return waves
         rms = waves.square().mean(1).sqrt()
-        target = 10.0 ** (uniform(self.cfg.silence_dbfs, len(waves), waves.device) / 20.0)
+        target = 10.0 ** (uniform(self.cfg.silence_dbfs, len(waves), waves.device, generator) / 20.0)
         scale = torch.where(is_silence & (rms > 0), target / rms.clamp_min(1e-9), torch.ones_like(rms))
         return waves * scale[:, None]
 
-    def _add_noise(self, waves, is_silence):
-        cfg = self.cfg
+    def _add_noise(self, waves, is_silence, generator=None):
+        cfg, g = self.cfg, generator
         if cfg.noise_prob <= 0 or len(self.noise) == 0:
             return waves
         batch, device = len(waves), waves.device
-        use = (torch.rand(batch, device=device) < cfg.noise_prob) & ~is_silence
-        noise = self.noise.sample(batch, device=device)
+        use = (torch.rand(batch, device=device, generator=g) < cfg.noise_prob) & ~is_silence
+        noise = self.noise.sample(batch, generator=g, device=device)
         if cfg.noise_mode == "gain":  # TensorFlow's recipe: the recording's level times U[0, volume]
-            gain = torch.rand(batch, 1, device=device) * cfg.noise_volume
+            gain = torch.rand(batch, 1, device=device, generator=g) * cfg.noise_volume
             return waves + noise * gain * use[:, None]
         speech_power = waves.square().mean(1)
-        mixed = mix_at_snr(waves, noise, uniform(cfg.snr_db, batch, device))
+        mixed = mix_at_snr(waves, noise, uniform(cfg.snr_db, batch, device, g))
         return torch.where((use & (speech_power > 0))[:, None], mixed, waves)
+
+
+def mask_runs(feats: torch.Tensor, dim: int, mask_param: int, generator: torch.Generator | None = None
+              ) -> torch.Tensor:
+    """One masked run per clip along `dim` (1: frames, 2: mels), filled with 0 (the mean).
+
+    As torchaudio's iid masks: width uniform in [0, mask_param), start uniform over what is left;
+    drawn from `generator` so a batch prepared off the training thread is reproducible.
+    """
+    size, batch = feats.shape[dim], feats.shape[0]
+    width = torch.rand(batch, device=feats.device, generator=generator) * min(mask_param, size)
+    start = torch.rand(batch, device=feats.device, generator=generator) * (size - width)
+    first, last = start.long(), start.long() + width.long()
+    pos = torch.arange(size, device=feats.device)[None, :]
+    masked = (pos >= first[:, None]) & (pos < last[:, None])          # (batch, size)
+    return feats.masked_fill(masked.unsqueeze(3 - dim), 0.0)
 
 
 class SpecAugment(nn.Module):
@@ -182,17 +202,16 @@ class SpecAugment(nn.Module):
     def __init__(self, freq_mask_param: int = 7, num_freq_masks: int = 2, time_mask_param: int = 10,
                  num_time_masks: int = 2):
         super().__init__()
-        self.freq = torchaudio.transforms.FrequencyMasking(freq_mask_param, iid_masks=True) if freq_mask_param else None
-        self.time = torchaudio.transforms.TimeMasking(time_mask_param, iid_masks=True) if time_mask_param else None
-        self.num_freq, self.num_time = num_freq_masks, num_time_masks
+        self.freq_param, self.time_param = freq_mask_param, time_mask_param
+        self.num_freq = num_freq_masks if freq_mask_param else 0
+        self.num_time = num_time_masks if time_mask_param else 0
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        x = feats.transpose(1, 2).unsqueeze(1)  # (B, 1, mels, frames), as torchaudio's masks expect
-        for _ in range(self.num_freq if self.freq is not None else 0):
-            x = self.freq(x)
-        for _ in range(self.num_time if self.time is not None else 0):
-            x = self.time(x)
-        return x.squeeze(1).transpose(1, 2)
+    def forward(self, feats: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for _ in range(self.num_freq):
+            feats = mask_runs(feats, 2, self.freq_param, generator)
+        for _ in range(self.num_time):
+            feats = mask_runs(feats, 1, self.time_param, generator)
+        return feats
 
 
 def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str]) -> tuple[

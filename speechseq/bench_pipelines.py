@@ -54,7 +54,8 @@ class Trainee:
 
     def step(self, normalized: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> None:
         """SpecAugment, forward, backward, clip, optimizer step: the trainer's inner loop."""
-        self.train_step.update(normalized, labels, weights)
+        spec_aug = self.train_step.spec_aug
+        self.train_step.update(spec_aug(normalized) if spec_aug is not None else normalized, labels, weights)
 
 
 def wave_augment(cfg: DictConfig, data: "BenchData", spec: FrontendSpec) -> WaveAugment | None:

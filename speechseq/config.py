@@ -103,6 +103,7 @@ class TrainerConfig:
     log_every: int = 20            # steps between progress-bar updates (each one syncs the device)
     max_minutes: Optional[float] = None  # time budget: the LR schedule is fitted to it, training ends inside it
     test_noise_snr: List[float] = field(default_factory=list)  # also score the test split at these SNRs (dB)
+    prefetch: str = "auto"         # next batch's augmentation + log-mel in a thread: auto (CPU with a spare core) | true | false
 
 
 @dataclass
@@ -339,6 +340,8 @@ def validate_train(cfg) -> None:
     _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
     _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
+    _require(str(t.get("prefetch", "auto")).lower() in ("auto", "true", "false"), "trainer.prefetch",
+             f"{t.get('prefetch')!r} is not auto, true or false")
     validate_augment(cfg.augment)
 
 

@@ -44,6 +44,7 @@ from speechseq.runtime import (
     dump_rank_weights,
     shutdown_distributed,
 )
+from speechseq.train_feed import epoch_generator, feature_batches
 from speechseq.train_data import (  # noqa: F401  (re-exported: bench and tests import them from here)
     TrainingData,
     fit_normalization,
@@ -78,31 +79,33 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen, probe_start, lr = 0, time.perf_counter(), float("nan")
     batches = batch_indices(indices, t.batch_size, rng, dist.rank, dist.world_size)
-    bar = tqdm(tr.source(batches), total=tr.steps_per_epoch, desc=f"epoch {epoch + 1}/{tr.planned_epochs()}",
-               unit="step", leave=False, disable=not (t.progress and dist.is_main))
-    stopped = None
-    for i, (waves, labels) in enumerate(bar):
-        if stop_now(stop, i, t.log_every, dist, device):
-            stopped = "signal"
-            break
-        if _out_of_time(tr, i):
-            stopped = "budget"
-            break
-        if tr.budget is not None and epoch == run.start_epoch and i == tr.budget.probe_steps:
-            tr.budget.after_probe(probe_start)
-            tr.total_steps = agree_min(tr.budget.total_steps(), dist, device)
-        global_step = epoch * tr.steps_per_epoch + i
-        lr = learning_rate(global_step, tr.total_steps, tr.cfg.optim)
-        tr.step.set_lr(lr)
-        loss, logits, labels = tr.step(waves, labels)
-        loss_sum += loss.detach() * len(labels)
-        correct += (logits.argmax(-1) == labels).sum()
-        seen += len(labels)
-        # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
-        if device.type == "cpu" or i % t.log_every == 0:
-            _check_loss(tr, run, loss.item(), epoch, i, global_step)
-            if i % t.log_every == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
+    generator = epoch_generator(t.seed, epoch, dist.rank, device)
+    with feature_batches(tr.step, tr.source, batches, generator, tr.prefetch) as feed:
+        bar = tqdm(feed, total=tr.steps_per_epoch, desc=f"epoch {epoch + 1}/{tr.planned_epochs()}",
+                   unit="step", leave=False, disable=not (t.progress and dist.is_main))
+        stopped = None
+        for i, (feats, labels, weights) in enumerate(bar):
+            if stop_now(stop, i, t.log_every, dist, device):
+                stopped = "signal"
+                break
+            if _out_of_time(tr, i):
+                stopped = "budget"
+                break
+            if tr.budget is not None and epoch == run.start_epoch and i == tr.budget.probe_steps:
+                tr.budget.after_probe(probe_start)
+                tr.total_steps = agree_min(tr.budget.total_steps(), dist, device)
+            global_step = epoch * tr.steps_per_epoch + i
+            lr = learning_rate(global_step, tr.total_steps, tr.cfg.optim)
+            tr.step.set_lr(lr)
+            loss, logits = tr.step.update(feats, labels, weights)
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.argmax(-1) == labels).sum()
+            seen += len(labels)
+            # CPU: checking every step is free; GPU: only at progress updates, to avoid syncs.
+            if device.type == "cpu" or i % t.log_every == 0:
+                _check_loss(tr, run, loss.item(), epoch, i, global_step)
+                if i % t.log_every == 0:
+                    bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
     bar.close()
     return (loss_sum, correct, seen, lr), stopped
 

@@ -40,6 +40,7 @@ from speechseq.train_data import (
     fit_normalization,
     model_spec,
 )
+from speechseq.train_feed import use_prefetch
 from speechseq.train_step import (
     NonFiniteWatch,
     TrainStep,
@@ -93,6 +94,7 @@ class Trainer:
     n_params: int
     budget: TimeBudget | None
     total_steps: int
+    prefetch: bool = False         # the next batch's features prepared in a thread (train_feed)
 
     def planned_epochs(self) -> int:
         return self.budget.planned_epochs if self.budget is not None else self.cfg.trainer.max_epochs
@@ -170,12 +172,13 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
     tr = Trainer(cfg, dist, device, data, model, frontend, step, BatchSource(train_split, noise, device), val_split,
                  val_noise, evaluation_indices(val_split, cfg.data.seed), steps_per_epoch, epoch_size, runlog,
                  NonFiniteWatch(step.scaler.is_enabled()), json.dumps(OmegaConf.to_container(cfg, resolve=True)),
-                 count_parameters(model), budget, steps_per_epoch * t.max_epochs)
+                 count_parameters(model), budget, steps_per_epoch * t.max_epochs, use_prefetch(t.prefetch, device))
     if dist.is_main:
-        log.info("%s: %d classes, %d parameters, device %s%s, %s, %d training clips per epoch%s",
+        log.info("%s: %d classes, %d parameters, device %s%s, %s, %d training clips per epoch%s%s",
                  _describe(model.spec), len(data.label_set), tr.n_params, device,
                  f" x{dist.world_size} ranks" if dist.enabled else "", step.precision_name(), epoch_size,
-                 f", budget {t.max_minutes:g} min" if budget else "")
+                 f", budget {t.max_minutes:g} min" if budget else "",
+                 ", next batch prepared on a spare core" if tr.prefetch else "")
     return tr
 
 

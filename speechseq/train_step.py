@@ -89,6 +89,9 @@ def learning_rate(step: int, total: int, cfg_optim) -> float:
 class TrainStep:
     """Augment, features, forward, weighted loss, backward, clip, optimiser step.
 
+    `features` (no parameters touched) and `update` are separate so the trainer can prepare
+    the next batch in a background thread while this one trains.
+
     `model` is the plain classifier (normalisation, parameters); `train_model` what runs the
     forward pass (the DDP wrapper, or the model itself).
     """
@@ -114,20 +117,33 @@ class TrainStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def __call__(self, waves: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One step on raw waveforms; returns (loss, logits, the labels trained on)."""
+    def features(self, waves: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Waveform augmentation, log-mel, normalisation and SpecAugment: (features, labels, weights).
+
+        No parameters are touched, so this can run a batch ahead in another thread; every random
+        draw comes from `generator` (the global one when None).
+        """
         weights = None
         if self.wave_aug is not None:
-            waves, labels, weights = self.wave_aug(waves, labels)
-        normalized = self.model.normalize(self.frontend(waves))
+            waves, labels, weights = self.wave_aug(waves, labels, generator)
+        with torch.no_grad():
+            normalized = self.model.normalize(self.frontend(waves))
+            if self.spec_aug is not None:
+                normalized = self.spec_aug(normalized, generator)
+        return normalized, labels, weights
+
+    def __call__(self, waves: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step on raw waveforms; returns (loss, logits, the labels trained on)."""
+        normalized, labels, weights = self.features(waves, labels, generator)
         loss, logits = self.update(normalized, labels, weights)
         return loss, logits, labels
 
     def update(self, normalized: torch.Tensor, labels: torch.Tensor,
                weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, weighted loss, backward, clip, optimiser step on prepared features."""
         with self.autocast():
-            if self.spec_aug is not None:
-                normalized = self.spec_aug(normalized)
             logits = self.train_model(normalized, normalized=True)
         per_clip = self.criterion(logits.float(), labels)
         loss = per_clip.mean() if weights is None else (per_clip * weights).sum() / weights.sum().clamp_min(1.0)

@@ -10,8 +10,6 @@ batch i+1 overlaps the compute of batch i.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from dataclasses import replace
 from typing import Iterable, Iterator
 
@@ -21,6 +19,7 @@ import torch
 from speechseq.config import ON_DEVICE_MODES
 from speechseq.data.batches import gather_batch
 from speechseq.data.splits import SILENCE_INDEX, NoiseBank, SplitData
+from speechseq.prefetch import Ahead
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +81,20 @@ class BatchSource:
         self.prefetch = max(1, prefetch)
         self.cuda = self.device.type == "cuda"
 
-    def __call__(self, batches: Iterable[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __call__(self, batches: Iterable[np.ndarray], generator: torch.Generator | None = None
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches for `batches`; silence noise is drawn from `generator` (the global one when None)."""
         if not self.staged:
-            return self._in_place(batches)
-        return self._staged(batches)
+            return self._in_place(batches, generator)
+        return self._staged(batches, generator)
 
-    def _in_place(self, batches):
+    def _in_place(self, batches, generator=None):
         where = self.split.waves.device
         for idx in batches:
             idx_t = torch.from_numpy(np.ascontiguousarray(idx))
             if where.type == "cuda":  # a pinned source makes the copy truly asynchronous
                 idx_t = idx_t.pin_memory().to(where, non_blocking=True)
-            waves, labels = gather_batch(self.split, idx_t, self.noise)
+            waves, labels = gather_batch(self.split, idx_t, self.noise, generator)
             yield waves.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
     # -- staged path: host gather (thread) -> pinned -> side-stream copy -> gather_batch on device
@@ -108,51 +109,17 @@ class BatchSource:
         local = torch.from_numpy(np.where(idx == SILENCE_INDEX, SILENCE_INDEX, np.arange(len(idx))))
         return rows, labels, local.pin_memory() if self.cuda else local
 
-    def _staged(self, batches):
-        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
-        done = threading.Event()
-        end = object()
-
-        def put(item) -> bool:
-            """Hand `item` to the consumer, waiting for room; False once the consumer has gone."""
-            while not done.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def produce():
-            try:
-                for idx in batches:
-                    if not put(self.host_batch(idx)):
-                        return
-                item = end
-            except BaseException as exc:  # handed to the consumer, raised there
-                item = exc
-            put(item)
-
-        thread = threading.Thread(target=produce, name="batch-prefetch", daemon=True)
-        thread.start()
+    def _staged(self, batches, generator=None):
         stream = torch.cuda.Stream(self.device) if self.cuda else None
-        try:
+        with Ahead(map(self.host_batch, batches), depth=self.prefetch, name="batch-prefetch") as hosts:
             pending = None
-            while True:
-                item = q.get()
-                if item is end:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                copied = self._copy(item, stream)
+            for host in hosts:
+                copied = self._copy(host, stream)
                 if pending is not None:
-                    yield self._finish(pending)
+                    yield self._finish(pending, generator)
                 pending = copied
             if pending is not None:
-                yield self._finish(pending)
-        finally:
-            done.set()
-            thread.join(timeout=5)
+                yield self._finish(pending, generator)
 
     def _copy(self, host, stream):
         if stream is None:
@@ -163,7 +130,7 @@ class BatchSource:
             done.record(stream)
         return dev, done
 
-    def _finish(self, copied):
+    def _finish(self, copied, generator=None):
         dev, done = copied
         if done is not None:
             current = torch.cuda.current_stream(self.device)
@@ -171,4 +138,4 @@ class BatchSource:
             for t in dev:  # the caching allocator must not reuse these before `current` is done
                 t.record_stream(current)
         rows, labels, local = dev
-        return gather_batch(replace(self.split, waves=rows, labels=labels), local, self.noise)
+        return gather_batch(replace(self.split, waves=rows, labels=labels), local, self.noise, generator)
