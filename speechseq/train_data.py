@@ -66,11 +66,11 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
 
 
 def frontend_spec(cfg: DictConfig) -> FrontendSpec:
-    return FrontendSpec(**OmegaConf.to_container(cfg.features))
+    return FrontendSpec(**OmegaConf.to_container(cfg.features, resolve=True))
 
 
 def model_spec(cfg: DictConfig, n_inputs: int, n_classes: int) -> ModelSpec:
-    return ModelSpec(n_inputs=n_inputs, n_classes=n_classes, **OmegaConf.to_container(cfg.model))
+    return ModelSpec(n_inputs=n_inputs, n_classes=n_classes, **OmegaConf.to_container(cfg.model, resolve=True))
 
 
 @torch.no_grad()

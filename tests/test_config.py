@@ -18,6 +18,16 @@ def test_experiment_mini_composes(tmp_path):
     assert cfg.model.frame_stack == 2
 
 
+@pytest.mark.parametrize("extra,frames", [(["trainer.max_minutes=5"], 3), (["trainer.max_minutes=30"], 2),
+                                          (["trainer.max_minutes=5", "model.frame_stack=2"], 2)])
+def test_experiment_mini_stacks_three_frames_under_a_short_budget(tmp_path, extra, frames):
+    from omegaconf import OmegaConf
+
+    cfg = compose_config("train", ["experiment=mini"] + extra, tmp_path)
+    assert cfg.model.frame_stack == frames
+    assert OmegaConf.to_container(cfg, resolve=True)["model"]["frame_stack"] == frames  # as the checkpoint records it
+
+
 @pytest.mark.parametrize("override", ["model.hidden_sise=64", "trainer.max_epochs=lots", "foo=1"])
 def test_unknown_keys_and_wrong_types_fail_at_composition(tmp_path, override):
     with pytest.raises((ConfigCompositionException, ConfigKeyError, ValidationError)):
