@@ -286,6 +286,7 @@ def _require(cond: bool, key: str, message: str) -> None:
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
+PREFETCH_MODES = ON_DEVICE_MODES  # trainer.prefetch: the same three
 
 
 def _require_device(value: str, key: str) -> None:
@@ -353,8 +354,7 @@ def validate_train(cfg) -> None:
     _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
     _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
-    _require(str(t.get("prefetch", "auto")).lower() in ("auto", "true", "false"), "trainer.prefetch",
-             f"{t.get('prefetch')!r} is not auto, true or false")
+    _require(str(t.prefetch).lower() in PREFETCH_MODES, "trainer.prefetch", f"{t.prefetch!r} is not auto, true or false")
     validate_augment(cfg.augment)
 
 

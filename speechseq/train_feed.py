@@ -15,12 +15,10 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from speechseq.config import PREFETCH_MODES
 from speechseq.data.loader import BatchSource, normalize_mode
 from speechseq.prefetch import Ahead
 from speechseq.train_step import TrainStep
-
-PREFETCH_MODES = ("auto", "true", "false")
-
 
 def available_cores() -> int:
     try:
