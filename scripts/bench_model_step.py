@@ -6,6 +6,7 @@ a CPU with native bf16).
 
     python scripts/bench_model_step.py [--batch 128] [--steps 6] [--frame-stack 1] [--threads 0]
     python scripts/bench_model_step.py --compare precision --frame-stack 2 --batch 64
+    python scripts/bench_model_step.py --frame-stack 3 --batch 64 --hidden-size 96 --threads 1
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--frame-stack", type=int, default=1)
+    ap.add_argument("--hidden-size", type=int, default=128)
+    ap.add_argument("--num-layers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default (all cores)")
     ap.add_argument("--compare", choices=("onednn", "precision"), default="onednn")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = RecurrentClassifier(ModelSpec(n_inputs=40, n_classes=12, frame_stack=args.frame_stack))
+    model = RecurrentClassifier(ModelSpec(n_inputs=40, n_classes=12, frame_stack=args.frame_stack,
+                                          hidden_size=args.hidden_size, num_layers=args.num_layers))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = torch.randn(args.batch, 97, 40), torch.randint(0, 12, (args.batch,))
 
@@ -59,8 +63,8 @@ def main() -> None:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16["on"]):
             model(x, normalized=True)
 
-    print(f"default model (frame_stack {args.frame_stack}), batch {args.batch}, {torch.get_num_threads()} "
-          f"torch threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}), batch {args.batch}, "
+          f"{torch.get_num_threads()} torch threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
           f"load average {os.getloadavg()[0]:.1f}")
     for setting in (True, False, True, False):  # twice each, alternating: the spread is the noise
         onednn = setting if args.compare == "onednn" else True
