@@ -18,14 +18,19 @@ def test_experiment_mini_composes(tmp_path):
     assert cfg.model.frame_stack == 2
 
 
-@pytest.mark.parametrize("extra,frames", [(["trainer.max_minutes=5"], 3), (["trainer.max_minutes=30"], 2),
-                                          (["trainer.max_minutes=5", "model.frame_stack=2"], 2)])
-def test_experiment_mini_stacks_three_frames_under_a_short_budget(tmp_path, extra, frames):
+@pytest.mark.parametrize("extra,frames,masks", [
+    (["trainer.max_minutes=5"], 3, 0), (["trainer.max_minutes=10"], 3, 0), (["trainer.max_minutes=30"], 2, 2),
+    ([], 2, 2), (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1"], 2, None)])
+def test_experiment_mini_under_a_short_budget_stacks_three_frames_without_specaugment(tmp_path, extra, frames, masks):
     from omegaconf import OmegaConf
 
     cfg = compose_config("train", ["experiment=mini"] + extra, tmp_path)
-    assert cfg.model.frame_stack == frames
-    assert OmegaConf.to_container(cfg, resolve=True)["model"]["frame_stack"] == frames  # as the checkpoint records it
+    resolved = OmegaConf.to_container(cfg, resolve=True)  # as the checkpoint records it
+    assert cfg.model.frame_stack == frames and resolved["model"]["frame_stack"] == frames
+    if masks is None:  # explicit overrides win
+        assert resolved["augment"]["num_time_masks"] == 1 and resolved["augment"]["num_freq_masks"] == 0
+    else:
+        assert resolved["augment"]["num_time_masks"] == masks and resolved["augment"]["num_freq_masks"] == masks
 
 
 @pytest.mark.parametrize("override", ["model.hidden_sise=64", "trainer.max_epochs=lots", "foo=1"])
