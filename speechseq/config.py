@@ -1,7 +1,7 @@
 """Structured config schemas: Hydra validates every YAML file and override against these.
 
-An unknown key or a wrong type fails at start with the key named; `validate_*` adds range
-checks (negative sizes and the like) before any data is read.
+An unknown key or a wrong type fails at start with the key named; `validate_*`
+(speechseq/config_checks.py) adds range checks (negative sizes and the like) before any data is read.
 """
 
 from __future__ import annotations
@@ -13,11 +13,20 @@ from typing import Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+# the range checks live in their own module; re-exported here, where callers have always found them
+from speechseq.config_checks import (  # noqa: F401
+    ON_DEVICE_MODES,
+    PRECISIONS,
+    PREFETCH_MODES,
+    ConfigError,
+    validate_augment,
+    validate_bench,
+    validate_data,
+    validate_eval,
+    validate_train,
+)
+
 PACKAGE_CONF_DIR = Path(__file__).resolve().parent / "conf"
-
-
-class ConfigError(ValueError):
-    """A config value out of range; the message names the key."""
 
 
 @dataclass
@@ -280,119 +289,3 @@ def register_configs() -> None:
     cs.store(name="listen_schema", node=ListenConfig)
     cs.store(name="serve_schema", node=ServeConfig)
     cs.store(name="bench_schema", node=BenchConfig)
-
-
-def _require(cond: bool, key: str, message: str) -> None:
-    if not cond:
-        raise ConfigError(f"{key}: {message}")
-
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
-PREFETCH_MODES = ON_DEVICE_MODES  # trainer.prefetch: the same three
-
-
-def _require_device(value: str, key: str) -> None:
-    _require(value == "auto" or value == "cpu" or value.startswith("cuda"), key, f"{value!r} is not auto, cpu or cuda[:N]")
-
-
-def _require_precision(value: str, key: str) -> None:
-    _require(value in PRECISIONS, key, f"{value!r} is not auto, fp32, fp16 or bf16")
-
-
-def validate_data(cfg) -> None:
-    _require(cfg.task in ("v2_12", "v2_35", "custom"), "data.task", f"{cfg.task!r} is not v2_12, v2_35 or custom")
-    _require(cfg.task != "custom" or bool(cfg.words), "data.words", "data.task=custom needs data.words=[word,...]")
-    _require(cfg.layout in ("auto", "lists", "hash", "testset"), "data.layout", f"{cfg.layout!r} is not auto, lists, hash or testset")
-    for key in ("silence_percentage", "unknown_percentage"):
-        _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
-    _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
-    _require(str(cfg.on_device).lower() in ON_DEVICE_MODES, "data.on_device",
-             f"{cfg.on_device!r} is not auto, true or false")
-
-
-def validate_eval(cfg) -> None:
-    """speechseq-eval's checks, before the checkpoint or any data is read."""
-    from omegaconf import OmegaConf
-
-    _require(not OmegaConf.is_missing(cfg, "checkpoint"), "checkpoint",
-             "required: speechseq-eval checkpoint=runs/train/<run>/checkpoints/best.safetensors data.root=<folder>")
-    validate_data(cfg.data)
-    _require(cfg.split in ("test", "validation", "train"), "split", f"{cfg.split!r} is not test, validation or train")
-    _require(cfg.batch_size > 0, "batch_size", f"must be positive, got {cfg.batch_size}")
-    _require_device(cfg.device, "device")
-
-
-def validate_train(cfg) -> None:
-    """Range checks the schema cannot express; raises ConfigError naming the key."""
-    validate_data(cfg.data)
-    f = cfg.features
-    for key in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
-        _require(f[key] > 0, f"features.{key}", f"must be positive, got {f[key]}")
-    _require(f.win_length <= f.n_fft, "features.win_length", "must not exceed features.n_fft")
-    _require(0 <= f.f_min < f.f_max <= f.sample_rate / 2, "features.f_max", "need 0 <= f_min < f_max <= sample_rate/2")
-    m = cfg.model
-    _require(m.cell in ("lstm", "gru", "rnn"), "model.cell", f"{m.cell!r} is not lstm, gru or rnn")
-    _require(m.pooling in ("mean", "attention"), "model.pooling", f"{m.pooling!r} is not mean or attention")
-    _require(m.nonlinearity in ("tanh", "relu"), "model.nonlinearity", f"{m.nonlinearity!r} is not tanh or relu")
-    _require(m.nonlinearity == "tanh" or m.cell == "rnn", "model.nonlinearity",
-             f"{m.nonlinearity} applies to model.cell=rnn only (the {m.cell.upper()}'s gates fix its activations)")
-    _require(m.hidden_size > 0, "model.hidden_size", f"must be positive, got {m.hidden_size}")
-    _require(m.num_layers > 0, "model.num_layers", f"must be positive, got {m.num_layers}")
-    _require(m.frame_stack > 0, "model.frame_stack", f"must be positive, got {m.frame_stack}")
-    _require(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
-    o = cfg.optim
-    _require(o.lr > 0, "optim.lr", f"must be positive, got {o.lr}")
-    _require(o.weight_decay >= 0, "optim.weight_decay", "must not be negative")
-    _require(o.schedule in ("warmup_cosine", "constant"), "optim.schedule", f"{o.schedule!r} is not warmup_cosine or constant")
-    _require(0 <= o.warmup_fraction < 1, "optim.warmup_fraction", "must be in [0, 1)")
-    _require(o.grad_clip >= 0, "optim.grad_clip", "must not be negative (0 disables clipping)")
-    _require(0 <= o.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
-    t = cfg.trainer
-    _require(t.max_epochs > 0, "trainer.max_epochs", f"must be positive, got {t.max_epochs}")
-    _require(t.batch_size > 0, "trainer.batch_size", f"must be positive, got {t.batch_size}")
-    _require(t.eval_batch_size > 0, "trainer.eval_batch_size", "must be positive")
-    _require_precision(t.precision, "trainer.precision")
-    _require_device(t.device, "trainer.device")
-    _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
-    _require(t.log_every > 0, "trainer.log_every", "must be positive")
-    _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
-    _require(str(t.prefetch).lower() in PREFETCH_MODES, "trainer.prefetch", f"{t.prefetch!r} is not auto, true or false")
-    validate_augment(cfg.augment)
-
-
-def _require_range(value, key: str, low: float | None = None, high: float | None = None) -> None:
-    _require(value is not None and len(value) == 2 and value[0] <= value[1], key,
-             f"needs [low, high] with low <= high, got {value}")
-    _require(low is None or value[0] >= low, key, f"must not go below {low}, got {list(value)}")
-    _require(high is None or value[1] <= high, key, f"must not go above {high}, got {list(value)}")
-
-
-def validate_augment(a) -> None:
-    _require(0 <= a.noise_prob <= 1, "augment.noise_prob", "must be within 0..1")
-    for key in ("time_shift_ms", "noise_volume", "freq_mask_param", "num_freq_masks", "time_mask_param", "num_time_masks"):
-        _require(a[key] >= 0, f"augment.{key}", f"must not be negative, got {a[key]}")
-    _require(a.noise_mode in ("snr", "gain"), "augment.noise_mode", f"{a.noise_mode!r} is not snr or gain")
-    _require_range(a.snr_db, "augment.snr_db")
-    _require_range(a.gain_db, "augment.gain_db")
-    if a.silence_dbfs is not None:
-        _require_range(a.silence_dbfs, "augment.silence_dbfs", high=0.0)
-    _require(0 <= a.fragment_prob <= 1, "augment.fragment_prob", "must be within 0..1")
-    _require_range(a.fragment_shift_ms, "augment.fragment_shift_ms", low=0.0)
-    _require(0 <= a.fragment_max_kept <= a.whole_min_kept <= 1, "augment.whole_min_kept",
-             "need 0 <= fragment_max_kept <= whole_min_kept <= 1")
-    _require(all(0.5 <= f <= 2.0 for f in a.speed_factors), "augment.speed_factors", "factors must be within 0.5..2")
-
-
-def validate_bench(cfg) -> None:
-    validate_data(cfg.data)
-    for key in ("batch_size", "eval_batch_size", "train_steps", "baseline_steps", "decode_clips", "frontend_clips",
-                "librosa_clips", "eval_clips"):
-        _require(cfg[key] > 0, key, f"must be positive, got {cfg[key]}")
-    for key in ("warmup_steps", "baseline_workers", "num_threads", "interop_threads"):
-        _require(cfg[key] >= 0, key, f"must not be negative, got {cfg[key]}")
-    _require(cfg.synthetic_clips is None or cfg.synthetic_clips >= cfg.batch_size, "synthetic_clips",
-             "must be at least batch_size")
-    _require(all(n > 0 for n in cfg.thread_sweep), "thread_sweep", "thread counts must be positive")
-    _require_precision(cfg.precision, "precision")
-    _require_device(cfg.device, "device")
