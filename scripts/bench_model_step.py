@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--frame-stack", type=int, default=1)
     ap.add_argument("--hidden-size", type=int, default=128)
     ap.add_argument("--num-layers", type=int, default=2)
+    ap.add_argument("--dropout", type=float, default=0.1, help="between the LSTM layers (the model's default)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default (all cores)")
     ap.add_argument("--compare", choices=("onednn", "precision"), default="onednn")
     args = ap.parse_args()
@@ -45,7 +46,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = RecurrentClassifier(ModelSpec(n_inputs=40, n_classes=12, frame_stack=args.frame_stack,
-                                          hidden_size=args.hidden_size, num_layers=args.num_layers))
+                                          hidden_size=args.hidden_size, num_layers=args.num_layers,
+                                          dropout=args.dropout))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = torch.randn(args.batch, 97, 40), torch.randint(0, 12, (args.batch,))
 
@@ -63,7 +65,7 @@ def main() -> None:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16["on"]):
             model(x, normalized=True)
 
-    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}), batch {args.batch}, "
+    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}, dropout {args.dropout:g}), batch {args.batch}, "
           f"{torch.get_num_threads()} torch threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
           f"load average {os.getloadavg()[0]:.1f}")
     for setting in (True, False, True, False):  # twice each, alternating: the spread is the noise

@@ -266,8 +266,8 @@ class BenchConfig:
 
 # Under a short time budget the model is still underfitting when time runs out, so what buys
 # epochs or speeds learning beats what regularises: with trainer.max_minutes=5 three stacked frames
-# gave +2.1 points of validation accuracy over two (2 seeds) and no SpecAugment beat SpecAugment
-# (docs/noise.md), while for the full 120 epochs two frames gave +1.6 over three (3 seeds).
+# gave +2.1 points of validation accuracy over two (2 seeds), and turning SpecAugment and dropout
+# off gave more (docs/noise.md), while for the full 120 epochs two frames gave +1.6 over three (3 seeds).
 # Between 10 and ~20 minutes untested.
 SHORT_BUDGET_MINUTES = 10.0
 

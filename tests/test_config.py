@@ -18,19 +18,21 @@ def test_experiment_mini_composes(tmp_path):
     assert cfg.model.frame_stack == 2
 
 
-@pytest.mark.parametrize("extra,frames,masks", [
-    (["trainer.max_minutes=5"], 3, 0), (["trainer.max_minutes=10"], 3, 0), (["trainer.max_minutes=30"], 2, 2),
-    ([], 2, 2), (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1"], 2, None)])
-def test_experiment_mini_under_a_short_budget_stacks_three_frames_without_specaugment(tmp_path, extra, frames, masks):
+@pytest.mark.parametrize("extra,frames,masks,dropout", [
+    (["trainer.max_minutes=5"], 3, 0, 0.0), (["trainer.max_minutes=10"], 3, 0, 0.0),
+    (["trainer.max_minutes=30"], 2, 2, 0.1), ([], 2, 2, 0.1),
+    # explicit overrides win
+    (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1", "model.dropout=0.2"], 2, (0, 1), 0.2)])
+def test_experiment_mini_under_a_short_budget_stacks_three_frames_without_specaugment_or_dropout(
+        tmp_path, extra, frames, masks, dropout):
     from omegaconf import OmegaConf
 
     cfg = compose_config("train", ["experiment=mini"] + extra, tmp_path)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # as the checkpoint records it
     assert cfg.model.frame_stack == frames and resolved["model"]["frame_stack"] == frames
-    if masks is None:  # explicit overrides win
-        assert resolved["augment"]["num_time_masks"] == 1 and resolved["augment"]["num_freq_masks"] == 0
-    else:
-        assert resolved["augment"]["num_time_masks"] == masks and resolved["augment"]["num_freq_masks"] == masks
+    assert resolved["model"]["dropout"] == dropout
+    freq_masks, time_masks = masks if isinstance(masks, tuple) else (masks, masks)
+    assert (resolved["augment"]["num_freq_masks"], resolved["augment"]["num_time_masks"]) == (freq_masks, time_masks)
 
 
 @pytest.mark.parametrize("override", ["model.hidden_sise=64", "trainer.max_epochs=lots", "foo=1"])
