@@ -65,8 +65,9 @@ def main() -> None:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16["on"]):
             model(x, normalized=True)
 
-    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}, dropout {args.dropout:g}), batch {args.batch}, "
-          f"{torch.get_num_threads()} torch threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}, dropout {args.dropout:g}), "
+          f"batch {args.batch}, {torch.get_num_threads()} torch threads, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
           f"load average {os.getloadavg()[0]:.1f}")
     for setting in (True, False, True, False):  # twice each, alternating: the spread is the noise
         onednn = setting if args.compare == "onednn" else True

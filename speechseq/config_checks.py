@@ -25,6 +25,10 @@ def _require_device(value: str, key: str) -> None:
     _require(value == "auto" or value == "cpu" or value.startswith("cuda"), key, f"{value!r} is not auto, cpu or cuda[:N]")
 
 
+def _require_mode(value, key: str, modes: tuple[str, ...]) -> None:
+    _require(str(value).lower() in modes, key, f"{value!r} is not {', '.join(modes[:-1])} or {modes[-1]}")
+
+
 def _require_precision(value: str, key: str) -> None:
     _require(value in PRECISIONS, key, f"{value!r} is not auto, fp32, fp16 or bf16")
 
@@ -36,8 +40,7 @@ def validate_data(cfg) -> None:
     for key in ("silence_percentage", "unknown_percentage"):
         _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
-    _require(str(cfg.on_device).lower() in ON_DEVICE_MODES, "data.on_device",
-             f"{cfg.on_device!r} is not auto, true or false")
+    _require_mode(cfg.on_device, "data.on_device", ON_DEVICE_MODES)
 
 
 def validate_eval(cfg) -> None:
@@ -86,7 +89,7 @@ def validate_train(cfg) -> None:
     _require(t.num_threads >= 0, "trainer.num_threads", "must not be negative")
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
     _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
-    _require(str(t.prefetch).lower() in PREFETCH_MODES, "trainer.prefetch", f"{t.prefetch!r} is not auto, true or false")
+    _require_mode(t.prefetch, "trainer.prefetch", PREFETCH_MODES)
     validate_augment(cfg.augment)
 
 
