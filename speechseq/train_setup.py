@@ -165,7 +165,7 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
     budget = None
     if t.max_minutes:
         budget = TimeBudget(t.max_minutes, steps_per_epoch, reserve_seconds=10 + 3 * t.max_minutes, start=t_begin,
-                            planned_epochs=t.max_epochs)
+                            planned_epochs=t.max_epochs, max_epochs=t.max_epochs)
     runlog = RunLogger(run.out_dir, dist.is_main)
     if dist.is_main:  # rows of epochs after the resume point (a kill between writes) are dropped
         runlog.rewrite(run.history)

@@ -16,11 +16,13 @@ def test_defaults_compose_to_a_stacked_bilstm(tmp_path):
 def test_experiment_mini_composes(tmp_path):
     cfg = compose_config("train", ["experiment=mini"], tmp_path)
     assert cfg.model.frame_stack == 2
+    # 120 epochs, or what fits in 19 minutes where they do not
+    assert cfg.trainer.max_epochs == 120 and cfg.trainer.max_minutes == 19
 
 
 @pytest.mark.parametrize("extra,frames,masks,dropout", [
     (["trainer.max_minutes=5"], 3, 0, 0.0), (["trainer.max_minutes=10"], 3, 0, 0.0),
-    (["trainer.max_minutes=30"], 2, 2, 0.1), ([], 2, 2, 0.1),
+    (["trainer.max_minutes=30"], 2, 2, 0.1), ([], 2, 2, 0.1), (["trainer.max_minutes=null"], 2, 2, 0.1),
     # explicit overrides win
     (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1", "model.dropout=0.2"], 2, (0, 1), 0.2)])
 def test_experiment_mini_under_a_short_budget_stacks_three_frames_without_specaugment_or_dropout(
