@@ -7,6 +7,7 @@ a CPU with native bf16).
     python scripts/bench_model_step.py [--batch 128] [--steps 6] [--frame-stack 1] [--threads 0]
     python scripts/bench_model_step.py --compare precision --frame-stack 2 --batch 64
     python scripts/bench_model_step.py --frame-stack 3 --batch 64 --hidden-size 96 --threads 1
+    python scripts/bench_model_step.py --compare precision --frame-stack 2 --batch 64 --threads 1 --pooling attention
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--hidden-size", type=int, default=128)
     ap.add_argument("--num-layers", type=int, default=2)
     ap.add_argument("--dropout", type=float, default=0.1, help="between the LSTM layers (the model's default)")
+    ap.add_argument("--pooling", choices=("mean", "attention"), default="mean")
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default (all cores)")
     ap.add_argument("--compare", choices=("onednn", "precision"), default="onednn")
     args = ap.parse_args()
@@ -47,7 +49,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = RecurrentClassifier(ModelSpec(n_inputs=40, n_classes=12, frame_stack=args.frame_stack,
                                           hidden_size=args.hidden_size, num_layers=args.num_layers,
-                                          dropout=args.dropout))
+                                          dropout=args.dropout, pooling=args.pooling))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = torch.randn(args.batch, 97, 40), torch.randint(0, 12, (args.batch,))
 
@@ -65,7 +67,8 @@ def main() -> None:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16["on"]):
             model(x, normalized=True)
 
-    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}, dropout {args.dropout:g}), "
+    print(f"BiLSTM {args.num_layers}x{args.hidden_size} (frame_stack {args.frame_stack}, dropout {args.dropout:g}, "
+          f"{args.pooling} pooling), "
           f"batch {args.batch}, {torch.get_num_threads()} torch threads, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -20,19 +20,21 @@ def test_experiment_mini_composes(tmp_path):
     assert cfg.trainer.max_epochs == 120 and cfg.trainer.max_minutes == 19
 
 
-@pytest.mark.parametrize("extra,frames,masks,dropout", [
-    (["trainer.max_minutes=5"], 3, 0, 0.0), (["trainer.max_minutes=10"], 3, 0, 0.0),
-    (["trainer.max_minutes=30"], 2, 2, 0.1), ([], 2, 2, 0.1), (["trainer.max_minutes=null"], 2, 2, 0.1),
+@pytest.mark.parametrize("extra,frames,masks,dropout,pooling", [
+    (["trainer.max_minutes=5"], 3, 0, 0.0, "mean"), (["trainer.max_minutes=10"], 3, 0, 0.0, "mean"),
+    (["trainer.max_minutes=30"], 2, 2, 0.1, "attention"), ([], 2, 2, 0.1, "attention"),
+    (["trainer.max_minutes=null"], 2, 2, 0.1, "attention"),
     # explicit overrides win
-    (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1", "model.dropout=0.2"], 2, (0, 1), 0.2)])
+    (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1", "model.dropout=0.2",
+      "model.pooling=attention"], 2, (0, 1), 0.2, "attention")])
 def test_experiment_mini_under_a_short_budget_stacks_three_frames_without_specaugment_or_dropout(
-        tmp_path, extra, frames, masks, dropout):
+        tmp_path, extra, frames, masks, dropout, pooling):
     from omegaconf import OmegaConf
 
     cfg = compose_config("train", ["experiment=mini"] + extra, tmp_path)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # as the checkpoint records it
     assert cfg.model.frame_stack == frames and resolved["model"]["frame_stack"] == frames
-    assert resolved["model"]["dropout"] == dropout
+    assert resolved["model"]["dropout"] == dropout and resolved["model"]["pooling"] == pooling
     freq_masks, time_masks = masks if isinstance(masks, tuple) else (masks, masks)
     assert (resolved["augment"]["num_freq_masks"], resolved["augment"]["num_time_masks"]) == (freq_masks, time_masks)
 
