@@ -66,6 +66,6 @@ class TimeBudget:
         return self.left(now) <= self.reserve_seconds
 
     def summary(self, epochs_done: int) -> dict:
-        return {"max_minutes": self.minutes, "max_epochs": self.max_epochs, "epochs": epochs_done, "planned_epochs": self.planned_epochs,
-                "step_seconds": self.step_seconds, "epoch_seconds": self.epoch_seconds,
-                "reserve_seconds": self.reserve_seconds}
+        return {"max_minutes": self.minutes, "max_epochs": self.max_epochs, "epochs": epochs_done,
+                "planned_epochs": self.planned_epochs, "step_seconds": self.step_seconds,
+                "epoch_seconds": self.epoch_seconds, "reserve_seconds": self.reserve_seconds}
