@@ -27,7 +27,7 @@ def test_experiment_mini_composes(tmp_path):
     # explicit overrides win
     (["trainer.max_minutes=5", "model.frame_stack=2", "augment.num_time_masks=1", "model.dropout=0.2",
       "model.pooling=attention"], 2, (0, 1), 0.2, "attention")])
-def test_experiment_mini_under_a_short_budget_stacks_three_frames_without_specaugment_or_dropout(
+def test_experiment_mini_under_a_short_budget_stacks_three_frames_mean_pooled_without_specaugment_or_dropout(
         tmp_path, extra, frames, masks, dropout, pooling):
     from omegaconf import OmegaConf
 
