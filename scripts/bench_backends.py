@@ -3,7 +3,7 @@
 
     python scripts/bench_backends.py --checkpoint runs/train/X/checkpoints/best.safetensors [--onnx model.onnx]
 
-Backends: torch (speechseq.checkpoint), onnx (speechseq.onnx_runtime), numpy (speechseq.numpy_runtime,
+Backends: torch (speechseq.deploy.checkpoint), onnx (speechseq.deploy.onnx_runtime), numpy (speechseq.deploy.numpy_runtime,
 float32 arithmetic) and numpy-float64. Each runs in its own fresh process (so imports and memory are
 its own), on one thread:
 - start-up: process start -> backend loaded and first window classified (imports included);
@@ -31,21 +31,21 @@ import numpy as np
 if backend == "torch":
     import torch
     torch.set_num_threads(1)
-    from speechseq.checkpoint import load_inference
+    from speechseq.deploy.checkpoint import load_inference
     loaded = load_inference(path)
     model, spec = loaded.model, loaded.frontend
     def classify(feats):
         with torch.inference_mode():
             return torch.softmax(model(torch.from_numpy(feats)[None]), -1)[0].numpy()
 elif backend.startswith("numpy"):
-    from speechseq.numpy_runtime import NumpyClassifier
+    from speechseq.deploy.numpy_runtime import NumpyClassifier
     clf = NumpyClassifier(path, dtype="float64" if backend == "numpy-float64" else "float32")
     spec, classify = clf.frontend, clf
 else:
-    from speechseq.onnx_runtime import OnnxClassifier
+    from speechseq.deploy.onnx_runtime import OnnxClassifier
     clf = OnnxClassifier(path, num_threads=1)
     spec, classify = clf.frontend, clf
-from speechseq.numpy_frontend import log_mel
+from speechseq.features.numpy_logmel import log_mel
 rng = np.random.default_rng(0)
 wave = (rng.normal(0, 0.05, spec.sample_rate)).astype(np.float32)
 feats = log_mel(wave, spec)
@@ -94,7 +94,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         onnx = Path(args.onnx) if args.onnx else Path(tmp) / "model.onnx"
         if not args.onnx:
-            from speechseq.export import export_onnx
+            from speechseq.deploy.export import export_onnx
             export_onnx(args.checkpoint, onnx)
         results = {}
         backends = [("torch", Path(args.checkpoint)), ("onnx", onnx), ("numpy", Path(args.checkpoint)),

@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # speechseq's default; libg
 
 import torch  # noqa: E402
 
-from speechseq.model import ModelSpec, RecurrentClassifier  # noqa: E402
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier  # noqa: E402
 
 
 def per_call_ms(fn, steps: int) -> float:

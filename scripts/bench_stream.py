@@ -80,9 +80,9 @@ def time_stream(classifier, wave, hop_ms, mode="window", block_ms=50.0, warmup_h
 def random_classifier(bidirectional: bool, frame_stack: int = 1):
     import torch
 
-    from speechseq.features import FrontendSpec
+    from speechseq.features.logmel import FrontendSpec
     from speechseq.labels import make_label_set
-    from speechseq.model import ModelSpec, RecurrentClassifier
+    from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
     from speechseq.streaming.backends import TorchClassifier
 
     torch.manual_seed(0)

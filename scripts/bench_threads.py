@@ -14,7 +14,7 @@ import sys
 
 STEP = r"""
 import sys, time, torch
-from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 threads, batch, steps = map(int, sys.argv[1:4])
 torch.set_num_threads(threads)
 torch.manual_seed(0)

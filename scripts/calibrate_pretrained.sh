@@ -38,13 +38,13 @@ make_stream() {  # split recipe seconds
 make_stream validation loud "$VAL_SECONDS"
 onnx_arg=()
 [ -f "$ONNX" ] && onnx_arg=("onnx=$ONNX")
-"$PY" -m speechseq.evaluate mode=calibrate "checkpoint=$CKPT" "${onnx_arg[@]}" \
+"$PY" -m speechseq.evaluation.evaluate mode=calibrate "checkpoint=$CKPT" "${onnx_arg[@]}" \
     "input=$OUT/streams/validation_loud/stream.wav" "labels=$OUT/streams/validation_loud/labels.csv" \
     "stream.max_false_alarms_per_hour=$BUDGET" "hydra.run.dir=$OUT/calibrate"
 
 for recipe in loud tf; do
     make_stream test "$recipe" "$TEST_SECONDS"
-    "$PY" -m speechseq.evaluate mode=stream "checkpoint=$CKPT" \
+    "$PY" -m speechseq.evaluation.evaluate mode=stream "checkpoint=$CKPT" \
         "input=$OUT/streams/test_$recipe/stream.wav" "labels=$OUT/streams/test_$recipe/labels.csv" \
         "hydra.run.dir=$OUT/test_$recipe" > "$OUT/test_$recipe.log"
     tail -n 5 "$OUT/test_$recipe.log"

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 def synthetic_setup(epochs: int, out: Path):
     sys.path.insert(0, str(REPO))
     from speechseq.labels import COMMANDS_10
-    from speechseq.train import train
+    from speechseq.training.train import train
     from tests.conftest import (
         FILLERS,
         compose_config,

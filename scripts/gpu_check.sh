@@ -31,7 +31,7 @@ try "gpu tests" timeout 180 "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:ca
 
 step "benchmark: synthetic full v2 size, default model, batch 1024"
 bench1() {
-  timeout 200 "$PY" -m speechseq.bench synthetic=true batch_size=1024 eval_batch_size=4096 warmup_steps=5 \
+  timeout 200 "$PY" -m speechseq.bench.bench_cmd synthetic=true batch_size=1024 eval_batch_size=4096 warmup_steps=5 \
       train_steps=60 baseline_steps=16 baseline_workers=8 decode_clips=2000 frontend_clips=4096 librosa_clips=200 \
       eval_clips=32768 hydra.run.dir="$OUT/bench" > "$OUT/bench.txt" 2>&1
   local rc=$?
@@ -41,7 +41,7 @@ bench1() {
 try "benchmark batch 1024" bench1
 
 step "benchmark: same, batch 256 (the trainer's batch sizes are a choice; this shows the trade)"
-try "benchmark batch 256" timeout 80 "$PY" -m speechseq.bench synthetic=true batch_size=256 warmup_steps=5 \
+try "benchmark batch 256" timeout 80 "$PY" -m speechseq.bench.bench_cmd synthetic=true batch_size=256 warmup_steps=5 \
     train_steps=60 baseline_steps=2 baseline_workers=8 decode_clips=600 frontend_clips=1024 librosa_clips=50 \
     eval_clips=8192 hydra.run.dir="$OUT/bench256" > "$OUT/bench256.txt" 2>&1
 grep -a "train: \|training speedup" "$OUT/bench256.txt" || true
@@ -52,7 +52,7 @@ train_run() {
   [ -f "$DATA/testing_list.txt" ] || "$PY" -c "
 from pathlib import Path; from tests.conftest import write_synthetic_dataset
 write_synthetic_dataset(Path('$DATA'), clips_per_word=300)" || return 1
-  timeout 90 "$PY" -m speechseq.train data.root="$DATA" data.cache_dir="$OUT/cache" trainer.device=cuda \
+  timeout 90 "$PY" -m speechseq.training.train data.root="$DATA" data.cache_dir="$OUT/cache" trainer.device=cuda \
       trainer.max_epochs=5 trainer.batch_size=512 trainer.progress=false hydra.run.dir="$OUT/train" || return 1
   "$PY" - "$OUT/train" <<'PY'
 import json, sys

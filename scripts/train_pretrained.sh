@@ -10,7 +10,7 @@
 # runs/pretrained/<time>; if it already holds a finished run, that run is shipped without
 # training again), SPEECHSEQ_PRETRAINED_DIR (destination, default speechseq/pretrained),
 # SPEECHSEQ_CALIBRATE (1 = calibrate, the default; 0 = skip), SPEECHSEQ_SEEDS (an aggregate.json
-# of the recipe over seeds, from python -m speechseq.aggregate, for the card).
+# of the recipe over seeds, from python -m speechseq.training.aggregate, for the card).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ if [[ -f "$RUN/summary.json" ]]; then
   TRAIN=(speechseq-train $(sed -e 's/^- //' "$RUN/.hydra/overrides.yaml" 2>/dev/null | tr '\n' ' '))
 else
   echo "== training: ${TRAIN[*]} (run folder $RUN)"
-  "$PY" -m speechseq.train "${TRAIN[@]:1}" "hydra.run.dir=$RUN"
+  "$PY" -m speechseq.training.train "${TRAIN[@]:1}" "hydra.run.dir=$RUN"
 fi
 
 test -f "$RUN/checkpoints/best.safetensors" || { echo "no best checkpoint in $RUN" >&2; exit 1; }
@@ -38,7 +38,7 @@ test -f "$RUN/test_report.json" || { echo "no test_report.json in $RUN: the data
 mkdir -p "$DEST"
 cp "$RUN/checkpoints/best.safetensors" "$DEST/$NAME.safetensors"
 echo "== exporting $DEST/$NAME.onnx"
-"$PY" -m speechseq.export "checkpoint=$DEST/$NAME.safetensors" "output=$DEST/$NAME.onnx" \
+"$PY" -m speechseq.deploy.export "checkpoint=$DEST/$NAME.safetensors" "output=$DEST/$NAME.onnx" \
   "hydra.run.dir=$RUN/export"
 card_args=()
 if [[ "${SPEECHSEQ_CALIBRATE:-1}" == 1 ]]; then
@@ -47,7 +47,7 @@ if [[ "${SPEECHSEQ_CALIBRATE:-1}" == 1 ]]; then
   card_args+=(--streams "$RUN/calibrate/summary.md")
 fi
 [[ -n "${SPEECHSEQ_SEEDS:-}" ]] && card_args+=(--seeds "$SPEECHSEQ_SEEDS")
-"$PY" -m speechseq.pretrained card "$RUN" "$DATA" "${TRAIN[*]}" "${card_args[@]}" > "$DEST/MODEL_CARD.md.tmp"
+"$PY" -m speechseq.deploy.pretrained card "$RUN" "$DATA" "${TRAIN[*]}" "${card_args[@]}" > "$DEST/MODEL_CARD.md.tmp"
 mv "$DEST/MODEL_CARD.md.tmp" "$DEST/MODEL_CARD.md"
 chmod a+r "$DEST/$NAME".* "$DEST/MODEL_CARD.md"
 echo "== done: $(ls "$DEST" | tr '\n' ' ')"

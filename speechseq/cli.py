@@ -18,11 +18,8 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from omegaconf.errors import OmegaConfBaseException
 
     from speechseq.audio import AudioReadError
-    from speechseq.checkpoint_meta import (
-        CheckpointError,  # torch-free: the light runtimes raise it too
-    )
     from speechseq.config import ConfigError
-    from speechseq.data.layout import DatasetError
+    from speechseq.errors import CheckpointError, DatasetError
 
     return (DatasetError, ConfigError, AudioReadError, CheckpointError, OmegaConfBaseException, OSError,
             RuntimeError, ValueError)

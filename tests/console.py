@@ -21,7 +21,7 @@ def script_command(prog: str) -> list[str]:
     found = str(beside) if beside.is_file() else shutil.which(prog)
     if found:
         return [found]
-    module = {"speechseq-train": "speechseq.train", "speechseq-eval": "speechseq.evaluate"}[prog]
+    module = {"speechseq-train": "speechseq.training.train", "speechseq-eval": "speechseq.evaluation.evaluate"}[prog]
     return [sys.executable, "-m", module]
 
 

@@ -8,7 +8,7 @@ import os
 
 import torch
 
-import speechseq.train as train_mod
+import speechseq.training.train as train_mod
 
 POISON_RANK = os.environ.get("SPEECHSEQ_TEST_POISON_RANK", "1")
 POISON_STEP = int(os.environ.get("SPEECHSEQ_TEST_POISON_STEP", "3"))

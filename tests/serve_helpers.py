@@ -66,7 +66,7 @@ def run_client(coro):
 
 def confident_clips(root: Path, classifier, words: list[str], margin: float = 0.95) -> list[Path]:
     """For each word, the first test clip (sorted) that the classifier gives at least `margin`."""
-    from speechseq.numpy_frontend import log_mel
+    from speechseq.features.numpy_logmel import log_mel
 
     listed = (root / "testing_list.txt").read_text().split()
     picks = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from speechseq.frontend_spec import FrontendSpec
+from speechseq.features.spec import FrontendSpec
 
 
 def compose_app(name: str, overrides: list[str]):

@@ -1,10 +1,10 @@
-"""speechseq.aggregate: mean and spread of a multirun's clean and per-SNR test accuracy."""
+"""speechseq.training.aggregate: mean and spread of a multirun's clean and per-SNR test accuracy."""
 
 import json
 
 import pytest
 
-from speechseq.aggregate import aggregate, find_runs, main, run_metrics
+from speechseq.training.aggregate import aggregate, find_runs, main, run_metrics
 
 
 def _run(folder, val, clean, noisy):

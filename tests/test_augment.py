@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechseq.augment import (
+from speechseq.augment.transforms import (
     WaveAugment,
     WaveAugmentConfig,
     kept_energy,

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from speechseq.bench import (
+from speechseq.bench.bench_cmd import (
     FrontendSpec,
     bench,
     data_only_baseline,
@@ -13,7 +13,7 @@ from speechseq.bench import (
     loader_schedule,
 )
 from speechseq.config import ConfigError
-from speechseq.features import LogMel
+from speechseq.features.logmel import LogMel
 from tests.conftest import compose_config
 
 TINY = ["synthetic=true", "synthetic_clips=256", "batch_size=16", "warmup_steps=1", "train_steps=2",

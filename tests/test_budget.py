@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from speechseq.budget import TimeBudget
-from speechseq.train import train
+from speechseq.training.budget import TimeBudget
+from speechseq.training.train import train
 
 
 def test_plan_from_the_probe_then_from_whole_epochs():

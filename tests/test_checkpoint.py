@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from speechseq.checkpoint import (
+from speechseq.deploy.checkpoint import (
     CheckpointError,
     load_inference,
     load_resume_state,
@@ -15,8 +15,8 @@ from speechseq.checkpoint import (
     save_inference,
     save_resume_state,
 )
-from speechseq.features import FrontendSpec
-from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.features.logmel import FrontendSpec
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 
 LABELS = ["_silence_", "_unknown_", "yes", "no"]
 
@@ -113,7 +113,7 @@ def test_resume_state_round_trip(tmp_path):
 # --- crash safety and checkpoints from strangers ------------------------------------------------
 
 def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
-    import speechseq.checkpoint as ckpt_mod
+    import speechseq.deploy.checkpoint as ckpt_mod
 
     path = tmp_path / "best.safetensors"
     save_inference(path, _model(), LABELS, FrontendSpec())
@@ -161,7 +161,7 @@ def test_resume_needs_resume_state_not_an_inference_checkpoint(tmp_path):
 
 
 def test_resume_state_from_elsewhere_or_other_settings_is_refused():
-    from speechseq.checkpoint import check_resume_state
+    from speechseq.deploy.checkpoint import check_resume_state
 
     config = {"model": {"cell": "lstm", "hidden_size": 16}, "features": {"n_mels": 40},
               "data": {"task": "v2_12", "words": None, "root": "a"}}
@@ -180,7 +180,7 @@ def test_resume_state_from_elsewhere_or_other_settings_is_refused():
 
 def test_resume_state_saved_before_a_new_model_setting_still_resumes():
     """Runs started before model.nonlinearity existed resume with its default; another value is refused."""
-    from speechseq.checkpoint import check_resume_state
+    from speechseq.deploy.checkpoint import check_resume_state
 
     config = {"model": {"cell": "rnn", "hidden_size": 16}, "features": {"n_mels": 40},
               "data": {"task": "v2_12", "words": None}}

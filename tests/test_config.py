@@ -63,8 +63,8 @@ def test_out_of_range_values_are_rejected_naming_the_key(tmp_path, override, key
 ])
 def test_train_rejects_bad_values_before_reading_any_data(tmp_path, monkeypatch, override, key):
     import speechseq.data.layout as layout
-    import speechseq.train as train_mod
-    import speechseq.train_data as train_data
+    import speechseq.training.data as train_data
+    import speechseq.training.train as train_mod
 
     touched = []
     monkeypatch.setattr(train_data, "scan_dataset", lambda *a, **k: touched.append("scan"))

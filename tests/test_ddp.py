@@ -31,7 +31,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(overrides: list[str], weights_dir: Path, cwd: Path, module: str = "speechseq.train",
+def _torchrun(overrides: list[str], weights_dir: Path, cwd: Path, module: str = "speechseq.training.train",
               timeout: float = 600, launcher: tuple[str, ...] = (), **env_extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, SPEECHSEQ_RANK_WEIGHTS_DIR=str(weights_dir), OMP_NUM_THREADS="1",
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **env_extra)

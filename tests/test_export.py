@@ -14,12 +14,12 @@ import soundfile as sf
 import torch
 
 from speechseq.audio import fix_length
-from speechseq.checkpoint import save_inference
-from speechseq.export import export_onnx, metadata_path, run_export
-from speechseq.features import FrontendSpec, LogMel
-from speechseq.model import ModelSpec, RecurrentClassifier
-from speechseq.numpy_runtime import NumpyClassifier
-from speechseq.onnx_runtime import OnnxClassifier, OnnxModelError
+from speechseq.deploy.checkpoint import save_inference
+from speechseq.deploy.export import export_onnx, metadata_path, run_export
+from speechseq.deploy.numpy_runtime import NumpyClassifier
+from speechseq.deploy.onnx_runtime import OnnxClassifier, OnnxModelError
+from speechseq.features.logmel import FrontendSpec, LogMel
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 from tests.conftest import REPO, compose_config, word_tone
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
@@ -96,7 +96,7 @@ def test_onnx_matches_torch_on_real_clips(tmp_path, mini_root):
     assert len(clips) >= 15
     assert np.abs(onnx.classify_batch(feats) - ref).max() < 1e-4
     # the whole light path (numpy log-mel -> onnx) agrees with the torch path too
-    from speechseq.numpy_frontend import log_mel
+    from speechseq.features.numpy_logmel import log_mel
     light = np.stack([onnx(log_mel(w)) for w in waves])
     assert np.abs(light - ref).max() < 1e-4
 
@@ -156,7 +156,7 @@ def test_runtime_never_imports_torch(exported, tmp_path):
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text(FAKE_TORCH)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "shim"), str(REPO)])}
-    script = ("import json, sys; from speechseq.onnx_runtime import OnnxClassifier, classify_file; "
+    script = ("import json, sys; from speechseq.deploy.onnx_runtime import OnnxClassifier, classify_file; "
               "c = OnnxClassifier(sys.argv[1]); "
               "out = [classify_file(c, f).probabilities.tolist() for f in sys.argv[2:]]; "
               "assert not any(m == 'torch' or m.startswith('torch.') for m in sys.modules if sys.modules[m]); "
@@ -177,7 +177,7 @@ def test_command_line_classifies_files(exported, tmp_path):
     folder, _, _ = exported
     sf.write(tmp_path / "a.wav", synthetic_waves(1)[0], 16000)
     (tmp_path / "bad.wav").write_bytes(b"not audio")
-    proc = subprocess.run([sys.executable, "-m", "speechseq.onnx_runtime", str(folder / "model.onnx"),
+    proc = subprocess.run([sys.executable, "-m", "speechseq.deploy.onnx_runtime", str(folder / "model.onnx"),
                            str(tmp_path / "a.wav"), str(tmp_path / "bad.wav")],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 2

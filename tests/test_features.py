@@ -2,7 +2,7 @@ import librosa
 import numpy as np
 import torch
 
-from speechseq.features import LOG_FLOOR, FrontendSpec, LogMel
+from speechseq.features.logmel import LOG_FLOOR, FrontendSpec, LogMel
 
 
 def test_shape_is_batch_frames_mels():

@@ -13,7 +13,7 @@ import torch
 from speechseq.data.batches import batch_indices
 from speechseq.data.loader import BatchSource, choose_on_device
 from speechseq.data.splits import NoiseBank, SplitData
-from speechseq.train import train
+from speechseq.training.train import train
 from tests.conftest import compose_config, tiny_train_overrides
 
 pytestmark = [pytest.mark.gpu,
@@ -82,7 +82,7 @@ def test_staged_batches_equal_in_place_batches_on_cuda():
 
 
 def test_bench_runs_on_cuda_with_synthetic_data(tmp_path, capsys):
-    from speechseq.bench import bench
+    from speechseq.bench.bench_cmd import bench
 
     cfg = compose_config("bench", ["synthetic=true", "synthetic_clips=4096", "batch_size=256", "train_steps=5",
                                    "baseline_steps=2", "baseline_workers=2", "decode_clips=300",

@@ -61,8 +61,8 @@ def tone_model(tmp_path_factory):
     """A small LSTM trained on synthetic word tones (about 20 s on one core): its final weights."""
     import torch
 
-    from speechseq.checkpoint import load_inference, save_inference
-    from speechseq.train import train
+    from speechseq.deploy.checkpoint import load_inference, save_inference
+    from speechseq.training.train import train
 
     tmp = tmp_path_factory.mktemp("vmic_model")
     root = write_synthetic_dataset(tmp / "data", clips_per_word=30)

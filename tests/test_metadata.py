@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from speechseq.metadata import ONNX_FORMAT, decode_metadata
-from speechseq.onnx_runtime import OnnxClassifier, OnnxModelError
-from speechseq.pretrained import PRETRAINED_DIR
+from speechseq.deploy.metadata import ONNX_FORMAT, decode_metadata
+from speechseq.deploy.onnx_runtime import OnnxClassifier, OnnxModelError
+from speechseq.deploy.pretrained import PRETRAINED_DIR
 
 
 class Refused(Exception):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from speechseq.model import ModelSpec, RecurrentClassifier, count_parameters
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier, count_parameters
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from speechseq.checkpoint import load_inference
 from speechseq.data.splits import NoiseBank
-from speechseq.evaluate import evaluate
-from speechseq.features import LogMel
-from speechseq.noise_eval import NoiseAtSnr, score_in_noise
-from speechseq.train import train
+from speechseq.deploy.checkpoint import load_inference
+from speechseq.evaluation.evaluate import evaluate
+from speechseq.evaluation.noise import NoiseAtSnr, score_in_noise
+from speechseq.features.logmel import LogMel
+from speechseq.training.train import train
 from tests.conftest import compose_config
 
 
@@ -56,8 +56,8 @@ def test_score_in_noise_is_deterministic_and_eval_writes_table_and_plot(tiny_run
 
 
 def test_different_seeds_draw_different_noise(tiny_run, synthetic_root):
-    from speechseq.train import load_data_split, open_dataset
-    from speechseq.train_data import frontend_spec
+    from speechseq.training.data import frontend_spec
+    from speechseq.training.train import load_data_split, open_dataset
     from tests.conftest import compose_config as cc
 
     ckpt, cache = tiny_run

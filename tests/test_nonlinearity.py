@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from speechseq.config import ConfigError, validate_train
-from speechseq.model_spec import ModelSpec
+from speechseq.models.spec import ModelSpec
 from tests.conftest import compose_config
 
 
@@ -31,11 +31,11 @@ def test_old_metadata_without_the_key_is_a_tanh_rnn():
 
 
 def test_a_relu_rnn_trains_and_runs_the_same_in_torch_numpy_and_onnx(train_cfg, tmp_path):
-    from speechseq.checkpoint import load_inference, read_metadata
-    from speechseq.export import export_onnx
-    from speechseq.numpy_runtime import NumpyClassifier
-    from speechseq.onnx_runtime import OnnxClassifier
-    from speechseq.train import train
+    from speechseq.deploy.checkpoint import load_inference, read_metadata
+    from speechseq.deploy.export import export_onnx
+    from speechseq.deploy.numpy_runtime import NumpyClassifier
+    from speechseq.deploy.onnx_runtime import OnnxClassifier
+    from speechseq.training.train import train
 
     summary = train(train_cfg("model=rnn", "model.nonlinearity=relu", "trainer.test_after_training=false", epochs=1))
     checkpoint = summary["best_checkpoint"]

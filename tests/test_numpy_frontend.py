@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechseq.features import FrontendSpec, LogMel
-from speechseq.numpy_frontend import log_mel, mel_filterbank
+from speechseq.features.logmel import FrontendSpec, LogMel
+from speechseq.features.numpy_logmel import log_mel, mel_filterbank
 
 SPECS = [FrontendSpec(), FrontendSpec(n_mels=64, f_min=0.0, f_max=8000.0),
          FrontendSpec(n_fft=400, win_length=400, hop_length=100, n_mels=32)]

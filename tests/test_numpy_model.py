@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from speechseq.model import ModelSpec, RecurrentClassifier
-from speechseq.numpy_model import NumpyRecurrentClassifier, expected_shapes
+from speechseq.models.numpy_model import NumpyRecurrentClassifier, expected_shapes
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 
 TOLERANCE = 1e-5
 GRID = list(itertools.product(["lstm", "gru", "rnn"], [False, True], [1, 2, 3], ["mean", "attention"], [1, 2, 3]))

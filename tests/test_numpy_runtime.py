@@ -12,13 +12,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechseq.checkpoint import CheckpointError, save_inference
-from speechseq.features import FrontendSpec
+from speechseq.deploy.checkpoint import CheckpointError, save_inference
+from speechseq.deploy.numpy_runtime import NumpyClassifier
+from speechseq.deploy.pretrained import default_checkpoint
+from speechseq.features.logmel import FrontendSpec
+from speechseq.features.numpy_logmel import log_mel
 from speechseq.labels import make_label_set
-from speechseq.model import ModelSpec, RecurrentClassifier
-from speechseq.numpy_frontend import log_mel
-from speechseq.numpy_runtime import NumpyClassifier
-from speechseq.pretrained import default_checkpoint
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 from speechseq.streaming.backends import TorchClassifier, load_classifier
 from speechseq.streaming.stream_cmd import run_stream
 from tests.conftest import REPO
@@ -186,7 +186,7 @@ def test_numpy_stream_and_listen_equal_torch_with_torch_blocked(mini_root, tmp_p
 def test_command_line_classifies_files(tmp_path, mini_root):
     clip = sorted((mini_root / "yes").glob("*.wav"))[0]
     (tmp_path / "bad.wav").write_bytes(b"not audio")
-    proc = subprocess.run([sys.executable, "-m", "speechseq.numpy_runtime", str(default_checkpoint("numpy")),
+    proc = subprocess.run([sys.executable, "-m", "speechseq.deploy.numpy_runtime", str(default_checkpoint("numpy")),
                            str(clip), str(tmp_path / "bad.wav")], capture_output=True, text=True, timeout=120,
                           cwd=REPO)
     assert proc.returncode == 2

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from speechseq.evaluate import Predictions, pick_examples
-from speechseq.plots import plot_examples, plot_training_curves
+from speechseq.evaluation.evaluate import Predictions, pick_examples
+from speechseq.evaluation.plots import plot_examples, plot_training_curves
 
 
 def image_spread(path) -> float:
@@ -53,7 +53,7 @@ def test_training_curves_picture(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained_run(synthetic_root, tmp_path_factory):
-    from speechseq.train import train
+    from speechseq.training.train import train
     from tests.conftest import compose_config, tiny_train_overrides
 
     tmp = tmp_path_factory.mktemp("plots_run")
@@ -63,7 +63,7 @@ def trained_run(synthetic_root, tmp_path_factory):
 
 
 def test_eval_writes_all_three_pictures(trained_run, tmp_path):
-    from speechseq.evaluate import evaluate
+    from speechseq.evaluation.evaluate import evaluate
     from tests.conftest import compose_config
 
     cfg, summary = trained_run

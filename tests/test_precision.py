@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from speechseq.config import ConfigError
-from speechseq.train import train
-from speechseq.train_step import amp_settings, native_cpu_bf16
+from speechseq.training.step import amp_settings, native_cpu_bf16
+from speechseq.training.train import train
 
 
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, monkeypatch):
@@ -26,10 +26,10 @@ def test_precision_choices_on_a_cpu(monkeypatch):
     cpu = torch.device("cpu")
     assert amp_settings("fp32", cpu) == (False, None)
     assert amp_settings("fp16", cpu) == (False, None)
-    monkeypatch.setattr("speechseq.train_step.native_cpu_bf16", lambda: True)
+    monkeypatch.setattr("speechseq.training.step.native_cpu_bf16", lambda: True)
     assert amp_settings("auto", cpu) == (True, torch.bfloat16)
     assert amp_settings("bf16", cpu) == (True, torch.bfloat16)
-    monkeypatch.setattr("speechseq.train_step.native_cpu_bf16", lambda: False)
+    monkeypatch.setattr("speechseq.training.step.native_cpu_bf16", lambda: False)
     assert amp_settings("auto", cpu) == (False, None)
     with pytest.raises(ConfigError, match="bf16 needs a CPU with bf16 instructions"):
         amp_settings("bf16", cpu)

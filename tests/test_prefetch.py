@@ -6,11 +6,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from speechseq.augment import SpecAugment, WaveAugment, WaveAugmentConfig, mask_runs
+from speechseq.augment.transforms import (
+    SpecAugment,
+    WaveAugment,
+    WaveAugmentConfig,
+    mask_runs,
+)
+from speechseq.data.prefetch import Ahead
 from speechseq.data.splits import NoiseBank
-from speechseq.prefetch import Ahead
-from speechseq.train import train
-from speechseq.train_feed import use_prefetch
+from speechseq.training.feed import use_prefetch
+from speechseq.training.train import train
 from tests.conftest import compose_config, tiny_train_overrides
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import speechseq.pretrained as pretrained
+import speechseq.deploy.pretrained as pretrained
 from tests.conftest import REPO
 
 
@@ -45,5 +45,5 @@ def test_rebuild_script_trains_exports_and_writes_the_card(synthetic_root, tmp_p
     assert "{" not in card.split("## How it was made")[0]  # every placeholder filled
     noisy = {f"{r['snr_db']:g}": r["accuracy"] for r in report["noise"]}  # experiment=mini scores in noise
     assert f"| 0 dB SNR | {noisy['0']:.4f} |" in card and f"| clean | {report['accuracy']:.4f} |" in card
-    from speechseq.onnx_runtime import OnnxClassifier
+    from speechseq.deploy.onnx_runtime import OnnxClassifier
     assert OnnxClassifier(dest / "kws12_mini.onnx").labels[:2] == ["_silence_", "_unknown_"]

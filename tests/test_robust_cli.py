@@ -13,10 +13,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from speechseq.checkpoint import read_metadata, save_inference
-from speechseq.features import FrontendSpec
+from speechseq.deploy.checkpoint import read_metadata, save_inference
+from speechseq.features.logmel import FrontendSpec
 from speechseq.labels import make_label_set
-from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 from tests.conftest import write_synthetic_dataset
 from tests.console import assert_one_error_line, run_main, run_script
 
@@ -105,7 +105,7 @@ def _bad_roots(tmp_path):
      ["['banana']", "no folder", "data.words=[...]", "'cat'"]),
 ])
 def test_bad_data_folders_fail_with_one_line(tmp_path, monkeypatch, capsys, case, extra, fragments):
-    from speechseq.train import main
+    from speechseq.training.train import main
 
     roots = _bad_roots(tmp_path)
     if case == "listed_missing_words":
@@ -120,7 +120,7 @@ def test_bad_data_folders_fail_with_one_line(tmp_path, monkeypatch, capsys, case
 
 def test_speechseq_debug_env_shows_the_traceback(tmp_path, monkeypatch, capsys):
     from speechseq.data.layout import DatasetError
-    from speechseq.train import main
+    from speechseq.training.train import main
 
     monkeypatch.setattr("sys.argv", [TRAIN, f"data.root={tmp_path / 'missing'}", f"hydra.run.dir={tmp_path / 'r'}",
                                      "hydra/job_logging=none", "hydra/hydra_logging=none"])
@@ -137,7 +137,7 @@ def test_speechseq_debug_env_shows_the_traceback(tmp_path, monkeypatch, capsys):
     ({"labels": "yes,no"}, ["incomplete or damaged metadata"]),
 ])
 def test_foreign_checkpoints_are_refused_by_eval(synthetic_root, tmp_path, monkeypatch, capsys, changes, fragments):
-    from speechseq.evaluate import main
+    from speechseq.evaluation.evaluate import main
 
     ckpt = _checkpoint(tmp_path / "odd.safetensors", **changes)
     code, _, err = run_main(main, EVAL, [f"checkpoint={ckpt}", f"data.root={synthetic_root}", "device=cpu",
@@ -153,7 +153,7 @@ def test_foreign_checkpoints_are_refused_by_eval(synthetic_root, tmp_path, monke
     (["checkpoint=x.safetensors", "data.task=v9"], ["data.task"]),
 ])
 def test_eval_config_errors_come_before_the_checkpoint_or_data(tmp_path, monkeypatch, capsys, args, fragments):
-    from speechseq.evaluate import main
+    from speechseq.evaluation.evaluate import main
 
     # Neither the checkpoint nor the root exists: the config error must be what is reported.
     code, _, err = run_main(main, EVAL, [*args, f"data.root={tmp_path / 'missing'}"], tmp_path / "run",
@@ -163,7 +163,7 @@ def test_eval_config_errors_come_before_the_checkpoint_or_data(tmp_path, monkeyp
 
 
 def test_ctrl_c_before_training_starts_is_one_line_exit_130(synthetic_root, tmp_path, monkeypatch, capsys):
-    import speechseq.train as train_mod
+    import speechseq.training.train as train_mod
 
     def interrupted_while_decoding(*a, **k):
         raise KeyboardInterrupt

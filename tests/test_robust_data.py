@@ -16,8 +16,8 @@ import pytest
 import soundfile as sf
 
 from speechseq.data.layout import scan_dataset
-from speechseq.evaluate import evaluate
-from speechseq.train import train
+from speechseq.evaluation.evaluate import evaluate
+from speechseq.training.train import train
 from tests.conftest import SR, compose_config, tiny_train_overrides
 
 

@@ -18,9 +18,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import speechseq.train as train_mod
+import speechseq.training.train as train_mod
 from speechseq.fsutil import OutputWriteError
-from speechseq.train import NonFiniteLossError, NonFiniteWatch, train
+from speechseq.training.train import NonFiniteLossError, NonFiniteWatch, train
 from tests.conftest import compose_config
 from tests.console import run_script, start_script
 

@@ -101,9 +101,9 @@ def test_per_class_thresholds_are_kept_only_where_they_help_on_held_out_halves()
 
 
 def _tiny_checkpoint(path):
-    from speechseq.checkpoint import save_inference
-    from speechseq.features import FrontendSpec
-    from speechseq.model import ModelSpec, RecurrentClassifier
+    from speechseq.deploy.checkpoint import save_inference
+    from speechseq.features.logmel import FrontendSpec
+    from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 
     labels = LabelSet(COMMANDS_10).names
     save_inference(path, RecurrentClassifier(ModelSpec(40, len(labels), hidden_size=8, num_layers=1)),
@@ -119,8 +119,8 @@ RECORD = {"settings": {"detector": "peak", "threshold": 0.62, "class_thresholds"
 def test_calibrated_settings_round_trip_through_safetensors_and_onnx(tmp_path):
     from safetensors.numpy import load_file
 
-    from speechseq.export import export_onnx
-    from speechseq.onnx_runtime import OnnxClassifier
+    from speechseq.deploy.export import export_onnx
+    from speechseq.deploy.onnx_runtime import OnnxClassifier
     from speechseq.streaming.backends import TorchClassifier
 
     ckpt = _tiny_checkpoint(tmp_path / "m.safetensors")
@@ -161,8 +161,8 @@ def test_explicit_knobs_override_the_calibration():
 
 
 def test_eval_mode_calibrate_writes_the_checkpoint_and_stream_uses_it(tmp_path):
-    from speechseq.evaluate import evaluate
-    from speechseq.metadata import read_checkpoint_metadata
+    from speechseq.deploy.metadata import read_checkpoint_metadata
+    from speechseq.evaluation.evaluate import evaluate
 
     ckpt = _tiny_checkpoint(tmp_path / "m.safetensors")
     wave, starts = tone_stream(["low", "high", "low"])

@@ -74,10 +74,10 @@ def test_make_stream_wav_script(synthetic_root, tmp_path):
 
 def test_eval_mode_stream_writes_a_report(tmp_path):
 
-    from speechseq.checkpoint import save_inference
-    from speechseq.evaluate import evaluate
-    from speechseq.features import FrontendSpec
-    from speechseq.model import ModelSpec, RecurrentClassifier
+    from speechseq.deploy.checkpoint import save_inference
+    from speechseq.evaluation.evaluate import evaluate
+    from speechseq.features.logmel import FrontendSpec
+    from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 
     labels = LabelSet(COMMANDS_10).names
     save_inference(tmp_path / "m.safetensors", RecurrentClassifier(ModelSpec(40, len(labels), hidden_size=8,

@@ -6,10 +6,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speechseq.features import FrontendSpec, LogMel
+from speechseq.features.logmel import FrontendSpec, LogMel
+from speechseq.models.ring import FrameRing
 from speechseq.streaming.frontend import IncrementalLogMel, mel_filterbank
 from speechseq.streaming.recognizer import StreamingRecognizer, StreamSettings
-from speechseq.streaming.ring import FrameRing
 from speechseq.streaming.smoothing import PosteriorSmoother, SmoothingConfig
 from tests.streaming_helpers import ToneClassifier, tone_stream
 

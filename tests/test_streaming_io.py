@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechseq.checkpoint import save_inference
-from speechseq.features import FrontendSpec
-from speechseq.model import ModelSpec, RecurrentClassifier
+from speechseq.deploy.checkpoint import save_inference
+from speechseq.features.logmel import FrontendSpec
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 from speechseq.streaming.backends import (
     TorchClassifier,
     load_classifier,
@@ -184,7 +184,8 @@ def test_load_classifier_errors(tiny_checkpoint):
 def test_core_runs_with_torch_unimportable():
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from speechseq.streaming import frontend, ring, smoothing, recognizer, sources, backends\n"
+        "from speechseq.streaming import frontend, smoothing, recognizer, sources, backends\n"
+        "from speechseq.models import ring, carried_state\n"
         "import speechseq.streaming.stream_cmd, speechseq.streaming.listen, speechseq.streaming.scoring\n"
         "import speechseq.streaming.calibrate, speechseq.streaming.calibration_store, speechseq.streaming.sweep\n"
         "from tests.streaming_helpers import ToneClassifier, tone_stream\n"
@@ -252,7 +253,7 @@ def test_speechseq_stream_console_script(tiny_checkpoint, tmp_path):
 
 
 def test_without_a_shipped_model_the_error_asks_for_a_checkpoint(monkeypatch):
-    import speechseq.pretrained as pretrained
+    import speechseq.deploy.pretrained as pretrained
     from speechseq.streaming.backends import resolve_checkpoint
 
     monkeypatch.setattr(pretrained, "SUFFIXES", {k: ".missing" for k in pretrained.SUFFIXES})

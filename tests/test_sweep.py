@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from speechseq.train import main as train_main
+from speechseq.training.train import main as train_main
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install 'speechseq[sweep]'")
 
@@ -26,7 +26,7 @@ def test_train_main_returns_the_objective(train_cfg, tmp_path):
 def test_optuna_sweep_runs_trials_and_reports_the_best(synthetic_root, tmp_path):
     sweep_dir = tmp_path / "sweep"
     proc = subprocess.run(
-        [sys.executable, "-m", "speechseq.train", "-m", "hparams_search=mini_optuna", "experiment=mini",
+        [sys.executable, "-m", "speechseq.training.train", "-m", "hparams_search=mini_optuna", "experiment=mini",
          f"data.root={synthetic_root}", f"data.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=1",
          "trainer.device=cpu", "model.num_layers=1", "model.hidden_size=choice(8,16)",
          "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep_dir}"],

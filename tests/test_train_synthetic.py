@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from speechseq.evaluate import evaluate
-from speechseq.train import train
+from speechseq.evaluation.evaluate import evaluate
+from speechseq.training.train import train
 from tests.conftest import compose_config
 
 
@@ -71,7 +71,7 @@ def test_sigint_then_resume_matches_an_uninterrupted_run(synthetic_root, tmp_pat
     import os
     import signal
 
-    import speechseq.train as train_mod
+    import speechseq.training.train as train_mod
     from tests.conftest import tiny_train_overrides
 
     base = tiny_train_overrides(synthetic_root, tmp_path / "cache", epochs=3) + ["trainer.test_after_training=false"]

@@ -15,16 +15,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from speechseq.errors import DatasetError  # noqa: F401  (raised here; importable from here)
 from speechseq.labels import BACKGROUND_NOISE_DIR, SILENCE, UNKNOWN
 
 SPLITS = ("train", "validation", "test")
 VALIDATION_LIST = "validation_list.txt"
 TESTING_LIST = "testing_list.txt"
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # from TensorFlow's speech_commands input_data.py
-
-
-class DatasetError(Exception):
-    """The data folder cannot be used; the message says what is wrong and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import torch
 
 from speechseq.config import ON_DEVICE_MODES
 from speechseq.data.batches import gather_batch
+from speechseq.data.prefetch import Ahead
 from speechseq.data.splits import SILENCE_INDEX, NoiseBank, SplitData
-from speechseq.prefetch import Ahead
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechseq.streaming.stepping import CarriedState
+from speechseq.models.carried_state import CarriedState
 
 RUNTIMES = ("torch", "onnx", "numpy")
 
@@ -33,7 +33,7 @@ class TorchClassifier(CarriedState):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> "TorchClassifier":
-        from speechseq.checkpoint import load_inference
+        from speechseq.deploy.checkpoint import load_inference
 
         loaded = load_inference(path, map_location="cpu")
         return cls(loaded.model, loaded.labels, loaded.frontend, loaded.metadata)
@@ -64,8 +64,8 @@ class TorchClassifier(CarriedState):
 
 
 def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads: int | None = 1):
-    """A backend for `checkpoint`: `torch` or `numpy` (speechseq.numpy_runtime) on the .safetensors
-    checkpoint, or `onnx` (speechseq.onnx_runtime) on an export.
+    """A backend for `checkpoint`: `torch` or `numpy` (speechseq.deploy.numpy_runtime) on the .safetensors
+    checkpoint, or `onnx` (speechseq.deploy.onnx_runtime) on an export.
 
     `num_threads` caps torch's CPU threads (numpy's BLAS threads for runtime=numpy): one small
     window per hop gains nothing from more, and a live loop should leave the other cores alone.
@@ -81,13 +81,13 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
         return TorchClassifier.from_checkpoint(checkpoint)
     if runtime == "onnx":
         try:
-            from speechseq.onnx_runtime import OnnxClassifier
+            from speechseq.deploy.onnx_runtime import OnnxClassifier
         except ImportError as exc:
             raise RuntimeError(f"runtime=onnx is not available in this installation ({exc}); "
                                f"use runtime=torch") from None
         return OnnxClassifier(checkpoint)
     if runtime == "numpy":
-        from speechseq.numpy_runtime import (  # numpy + safetensors only
+        from speechseq.deploy.numpy_runtime import (  # numpy + safetensors only
             NumpyClassifier,
             limit_blas_threads,
         )
@@ -102,7 +102,7 @@ def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:
     if checkpoint:
         return str(checkpoint)
     try:
-        from speechseq.pretrained import default_checkpoint
+        from speechseq.deploy.pretrained import default_checkpoint
     except ImportError:
         raise ValueError("no model given: pass checkpoint=PATH (e.g. runs/train/<run>/checkpoints/best.safetensors)") from None
     return str(default_checkpoint(runtime))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from speechseq.deploy.metadata import SAFETENSORS_KEY
 from speechseq.fsutil import atomic_path, atomic_write_text
-from speechseq.metadata import SAFETENSORS_KEY
 
 STREAMING_KEY = "streaming"
 CALIBRATED_KNOBS = ("detector", "threshold", "class_thresholds", "average_window_ms", "suppression_ms",
@@ -55,7 +55,7 @@ def write_checkpoint_calibration(path: str | Path, record: dict, output: str | P
 
 def write_onnx_calibration(onnx_path: str | Path, record: dict) -> Path:
     """`record` into the model.json beside an ONNX export, atomically."""
-    from speechseq.onnx_runtime import metadata_path
+    from speechseq.deploy.onnx_runtime import metadata_path
 
     meta_path = metadata_path(onnx_path)
     if not meta_path.is_file():

@@ -1,4 +1,4 @@
-"""Incremental log-mel in numpy: the same numbers as `speechseq.features.LogMel`, block by block.
+"""Incremental log-mel in numpy: the same numbers as `speechseq.features.logmel.LogMel`, block by block.
 
 LogMel uses `center=False`, so frame i covers samples [i*hop, i*hop + n_fft) and depends on
 nothing else. Keeping the samples after the last complete frame (the STFT overlap) and computing
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from speechseq.frontend_spec import FrontendSpec
-from speechseq.numpy_frontend import (
+from speechseq.features.numpy_logmel import (
     frame_signal,
     frames_to_log_mel,
     log_mel,
     mel_filterbank,
 )
+from speechseq.features.spec import FrontendSpec
 
 __all__ = ["IncrementalLogMel", "logmel", "mel_filterbank"]
 

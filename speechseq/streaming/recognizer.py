@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from speechseq.models.ring import FrameRing
 from speechseq.streaming.calibration_store import calibration_of
 from speechseq.streaming.frontend import IncrementalLogMel
-from speechseq.streaming.ring import FrameRing
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
 
 MODES = ("window", "stateful", "auto")

@@ -1,0 +1,4 @@
+"""Scoring: batched inference over a split, accuracy and confusion metrics, accuracy under noise,
+scoring long streams against their truth (and calibrating detectors on them), report.json and the
+plots; `speechseq-eval` is its command.
+"""

@@ -1,0 +1,87 @@
+"""What training reads: the dataset's splits and noise, the frontend and model specs, normalisation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from speechseq.data.layout import DatasetIndex, scan_dataset
+from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
+from speechseq.features.logmel import FrontendSpec, LogMel
+from speechseq.labels import LabelSet, make_label_set
+from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    label_set: LabelSet
+    spec: FrontendSpec
+    train: SplitData
+    validation: SplitData
+    test: SplitData | None
+    noise: NoiseBank
+    report: dict
+
+
+def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
+    """The label set of `data` and the scanned folder, checked to have every keyword."""
+    label_set = make_label_set(d.task, list(d.words) if d.words else None)
+    index = scan_dataset(d.root, d.layout)
+    check_words(index, label_set)
+    return label_set, index
+
+
+def load_data_split(index: DatasetIndex, name: str, label_set: LabelSet, d: DictConfig,
+                    spec: FrontendSpec) -> SplitData:
+    """One split, decoded (through the cache) into one-clip-long int16 waveforms."""
+    return load_split(index, name, label_set, sample_rate=spec.sample_rate, clip_samples=spec.sample_rate,
+                      cache_dir=d.cache_dir, silence_percentage=d.silence_percentage,
+                      unknown_percentage=d.unknown_percentage, decode_workers=d.decode_workers)
+
+
+def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> TrainingData:
+    d = cfg.data
+    label_set, index = open_dataset(d)
+    train_split = load_data_split(index, "train", label_set, d, spec)
+    val_split = load_data_split(index, "validation", label_set, d, spec)
+    test_split = load_data_split(index, "test", label_set, d, spec) if load_test and index.splits["test"] else None
+    noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate)
+    splits = [s for s in (train_split, val_split, test_split) if s is not None]
+    report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
+              "noise_segments": len(noise), "splits": {s.name: s.summary() for s in splits},
+              "unreadable_files": [f for s in splits for f in s.failed]}
+    report["unreadable_count"] = len(report["unreadable_files"])
+    if report["unreadable_files"]:
+        log.warning("skipped %d unreadable file(s); see data_report.json", len(report["unreadable_files"]))
+    if len(noise) == 0:
+        log.warning("no background noise under %s/_background_noise_: silence is digital zero and "
+                    "noise augmentation is off", index.root)
+    return TrainingData(label_set, spec, train_split, val_split, test_split, noise, report)
+
+
+def frontend_spec(cfg: DictConfig) -> FrontendSpec:
+    return FrontendSpec(**OmegaConf.to_container(cfg.features, resolve=True))
+
+
+def model_spec(cfg: DictConfig, n_inputs: int, n_classes: int) -> ModelSpec:
+    return ModelSpec(n_inputs=n_inputs, n_classes=n_classes, **OmegaConf.to_container(cfg.model, resolve=True))
+
+
+@torch.no_grad()
+def fit_normalization(model: RecurrentClassifier, frontend: LogMel, split: SplitData, device,
+                      max_clips: int = 2000, seed: int = 0) -> None:
+    """Per-mel mean/std over (a fixed sample of) the training clips."""
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(split.labels))[:max_clips]
+    feats = []
+    for start in range(0, len(idx), 256):
+        waves = split.waves[torch.as_tensor(idx[start:start + 256])].float().to(device) / 32767.0
+        feats.append(frontend(waves).reshape(-1, frontend.spec.n_mels).double())
+    allf = torch.cat(feats)
+    model.set_normalization(allf.mean(0).float(), allf.std(0).float())
