@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -40,10 +41,90 @@ def test_rebuild_script_trains_exports_and_writes_the_card(synthetic_root, tmp_p
     assert (dest / "kws12_mini.safetensors").read_bytes() == (tmp_path / "run/checkpoints/best.safetensors").read_bytes()
     report = json.loads((tmp_path / "run" / "test_report.json").read_text())
     card = (dest / "MODEL_CARD.md").read_text()
-    assert f"**{report['accuracy']:.4f}** (n = {report['n']}" in card
+    assert f"**{100 * report['accuracy']:.2f} %** ({report['n']:,} clips" in card
     assert "CC BY 4.0" in card and "experiment=mini" in card and "model.hidden_size=16" in card
     assert "{" not in card.split("## How it was made")[0]  # every placeholder filled
     noisy = {f"{r['snr_db']:g}": r["accuracy"] for r in report["noise"]}  # experiment=mini scores in noise
-    assert f"| 0 dB SNR | {noisy['0']:.4f} |" in card and f"| clean | {report['accuracy']:.4f} |" in card
+    assert f"| 0 dB SNR | {100 * noisy['0']:.2f} % |" in card and f"| clean | {100 * report['accuracy']:.2f} % |" in card
+    assert_tidy(card)
     from speechseq.deploy.onnx_runtime import OnnxClassifier
     assert OnnxClassifier(dest / "kws12_mini.onnx").labels[:2] == ["_silence_", "_unknown_"]
+
+
+# more than 4 decimals: a raw float, not a figure for reading (arXiv:1804.03209 is an identifier)
+LONG_FLOAT = re.compile(r"(?<![\w:.])\d+\.\d{5,}")
+
+
+def assert_tidy(card: str) -> None:
+    """No raw floats, and every table row has as many cells as its heading."""
+    assert not LONG_FLOAT.findall(card), LONG_FLOAT.findall(card)
+    width = None
+    for line in card.splitlines():
+        if not line.startswith("|"):
+            width = None
+        elif width is None:
+            width = line.count("|")
+        else:
+            assert line.count("|") == width, line
+
+
+def _fake_run(root, long: float = 0.123456789) -> dict:
+    """A finished run's reports with raw floats everywhere, beside the shipped checkpoint (no training)."""
+    run = root / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "best.safetensors").symlink_to(pretrained.default_checkpoint("torch"))
+    labels = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    metric = {"precision": 0.9 + long / 10, "recall": 2 / 3, "f1": 0.7777777, "support": 28}
+    (run / "summary.json").write_text(json.dumps(
+        {"parameters": 613645, "epochs_completed": 120, "best_epoch": 113, "best_val_acc": 0.9135959339263025}))
+    (run / "test_report.json").write_text(json.dumps(
+        {"accuracy": 0.9617834394904459, "n": 785, "macro_f1": 0.957912345678, "per_class": dict.fromkeys(labels, metric),
+         "noise": [{"snr_db": snr, "accuracy": 0.9 - snr / 300 + long / 100} for snr in (20.0, 10.0, 5.0, 0.0)]}))
+    (run / "data_report.json").write_text(json.dumps({"splits": {"train": {"keyword": 3625, "unknown_drawn": 453,
+                                                                           "silence": 453}}}))
+    stats = {"mean": 0.91 + long / 100, "std": 0.0038 + long / 1000, "min": 0.906, "max": 0.9136, "n": 3}
+    (root / "aggregate.json").write_text(json.dumps({"runs": [{}, {}, {}], "stats": {
+        "best_val_acc": stats, "epochs": {**stats, "mean": 120.0}, "run_seconds": {**stats, "mean": 1116.123456},
+        "test_clean": stats, "test_20dB": stats, "test_0dB": stats}}))
+    cal = root / "calibrate"
+    (cal / "calibrate").mkdir(parents=True)
+    stream = {"duration_s": 600.0, "command_words": 140, "correct_pct": 92.857142857, "wrong_pct": 1.4285714,
+              "false_alarms_per_hour": 24.000000001, "median_latency_from_end_ms": 216.33333,
+              "p90_latency_from_end_ms": 369.1234567}
+    (cal / "calibrate" / "calibration.json").write_text(json.dumps({
+        "settings": {"detector": "recognize_commands", "average_window_ms": 800.0, "threshold": 0.55,
+                     "class_thresholds": {}, "margin": 0.0, "suppression_ms": 1500.0},
+        "max_false_alarms_per_hour": 30.0, "within_budget": True,
+        "per_class": {"used": False, "held_out_gains_pct": [-0.735294117647058, 2.836879432624116], "min_gain_pct": 1.0},
+        "validation": {**stream, "duration_s": 1200.0, "command_words": 277, "p90_latency_from_end_ms": None}}))
+    for recipe in ("loud", "tf"):
+        (cal / f"test_{recipe}").mkdir()
+        (cal / f"test_{recipe}" / "stream_report.json").write_text(json.dumps(stream))
+    (cal / "summary.md").write_text("written by scripts/calibrate_pretrained.sh\n")
+    return {"run_dir": run, "streams_md": cal / "summary.md", "aggregate_json": root / "aggregate.json"}
+
+
+def test_card_rounds_every_figure_and_gives_its_unit(tmp_path):
+    card = pretrained.render_model_card(**_fake_run(tmp_path), data_root="../mini", command="speechseq-train x=1",
+                                        date="2026-12-03")
+    assert_tidy(card)
+    assert "{" not in card.split("## How it was made")[0]  # every placeholder filled
+    assert "| **Test accuracy (mini test split)** | **96.18 %** (785 clips; macro F1 95.79 %) |" in card
+    assert "| Validation accuracy | 91.36 % |" in card and "4,531 training clips per epoch" in card
+    assert "every 10 ms (97 frames)" in card and "2026-12-03" in card
+    assert "| clean | 96.18 % |" in card and "| 0 dB SNR | 90.12 % |" in card
+    assert "| test, 20 dB SNR | 91.12 | 0.39 | 90.60 | 91.36 |" in card  # the seeds, in % and points
+    assert "run_seconds" not in card and "| epochs" not in card  # accuracy rows only
+    assert "gained -0.735 and +2.84 points" in card  # the calibration's held-out gains, 3 significant digits
+    assert "| validation, loud (tuned on) | 20 | 277 | 92.9 | 1.4 | 24.0 | 216 | - |" in card
+    assert "| test, loud | 10 | 140 | 92.9 | 1.4 | 24.0 | 216 | 369 |" in card and "| test, tf |" in card
+    assert "| yes | 91.2 | 66.7 | 77.8 | 28 |" in card
+    # the calibration folder itself works as well as its summary.md
+    assert card == pretrained.render_model_card(**{**_fake_run(tmp_path / "again"), "streams_md": tmp_path / "calibrate"},
+                                                data_root="../mini", command="speechseq-train x=1", date="2026-12-03")
+
+
+def test_shipped_card_is_tidy():
+    card = (pretrained.PRETRAINED_DIR / "MODEL_CARD.md").read_text()
+    assert_tidy(card)
+    assert re.search(r"\| \*\*Test accuracy \(mini test split\)\*\* \| \*\*\d+\.\d\d %\*\*", card)

@@ -35,22 +35,24 @@ def default_checkpoint(runtime: str = "torch") -> Path:
 
 
 # The card is filled from the run's own reports, so its figures are the ones the run measured.
+# Every figure carries its unit (%, dB, ms, per hour) and is rounded for reading (pct()).
 CARD_TEMPLATE = """\
 # Model card: {name}
 
-A 12-class keyword spotter (`_silence_`, `_unknown_` and the ten commands {words}) shipped
-with speechseq so that `speechseq-listen` / `speechseq-stream` work without a `checkpoint=`.
+A 12-class keyword spotter shipped with speechseq, so that `speechseq-listen` and `speechseq-stream`
+work without a `checkpoint=`. It hears one second of audio and names the command in it, or
+`_silence_`, or `_unknown_` (any other word). The commands: {words}.
 
 | | |
 |---|---|
 | Architecture | {architecture} |
 | Parameters | {parameters:,} |
-| Input | 1 s of 16 kHz mono audio -> {n_mels} log-mel bands, 10 ms hop ({frames} frames) |
-| Training data | `{data_root}`: a subset of Google Speech Commands (v0.01 and v0.02 recordings) ({train_clips} training clips per epoch) |
-| Epochs | {epochs} (best validation epoch: {best_epoch}) |
-| Validation accuracy | {val_acc:.4f} |
-| **Test accuracy (mini test split)** | **{test_acc:.4f}** (n = {test_n}, macro F1 {macro_f1:.4f}) |
-| Files | `{name}.safetensors` (torch), `{name}.onnx` + `{name}.json` (onnxruntime) |
+| Input | 1 s of {rate_khz:g} kHz mono audio -> {n_mels} log-mel bands every {hop_ms:g} ms ({frames} frames) |
+| Training data | `{data_root}`, a subset of Google Speech Commands (v0.01 and v0.02 recordings): {train_clips} training clips per epoch |
+| Epochs | {epochs} (best validation accuracy at epoch {best_epoch}) |
+| Validation accuracy | {val_acc} |
+| **Test accuracy (mini test split)** | **{test_acc}** ({test_n:,} clips; macro F1 {macro_f1}) |
+| Files | `{name}.safetensors` (torch, numpy), `{name}.onnx` + `{name}.json` (onnxruntime) |
 | Built | {date} with speechseq {version}, torch {torch} |
 
 ## How it was made
@@ -59,13 +61,13 @@ with speechseq so that `speechseq-listen` / `speechseq-stream` work without a `c
 {command}
 ```
 
-The test split is the mini set's `testing_list.txt` with `_unknown_` and `_silence_` slots drawn
-as in TensorFlow's speech_commands example (10 % each, fixed seed). The mini set is small, so
-expect lower accuracy than a model trained on the full dataset (see the README for that command).
+The test split is the mini set's `testing_list.txt`, with `_unknown_` and `_silence_` clips drawn
+as in TensorFlow's speech_commands example (10 % each, fixed seed). The mini set is small: a model
+trained on the full dataset does better (the README's training section has that command).
 
 {noise}{seeds}{streams}## Per-class results (mini test split)
 
-| class | precision | recall | F1 | support |
+| class | precision % | recall % | F1 % | test clips |
 |---|---:|---:|---:|---:|
 {per_class}
 
@@ -84,44 +86,102 @@ under-represented in the dataset and words outside the ten commands (which it sh
 """
 
 
+def pct(fraction: float, digits: int = 2) -> str:
+    """A fraction as a percentage for reading: 0.96178... -> '96.18 %'."""
+    return f"{100.0 * fraction:.{digits}f} %"
+
+
 def noise_section(report: dict) -> str:
     """The test split in background noise, from test_report.json's "noise" rows (empty without them)."""
     rows = report.get("noise") or []
     if not rows:
         return ""
     lines = ["## In background noise (mini test split)", "",
-             "Word clips mixed with the dataset's `_background_noise_` at each SNR (speech power over noise",
-             "power across the second; silence clips unchanged; seeded):", "",
-             "| condition | accuracy |", "|---|---:|", f"| clean | {report['accuracy']:.4f} |"]
-    lines += [f"| {r['snr_db']:g} dB SNR | {r['accuracy']:.4f} |" for r in rows]
+             "Word clips mixed with the dataset's `_background_noise_` at each signal-to-noise ratio (speech",
+             "power over noise power across the second; silence clips unchanged; seeded):", "",
+             "| test clips | accuracy |", "|---|---:|", f"| clean | {pct(report['accuracy'])} |"]
+    lines += [f"| {r['snr_db']:g} dB SNR | {pct(r['accuracy'])} |" for r in rows]
     return "\n".join(lines) + "\n\n"
+
+
+def _seed_metric(key: str) -> str | None:
+    """aggregate.json's metric key as a row name: test_10dB -> 'test, 10 dB SNR'; None for other metrics."""
+    if key == "best_val_acc":
+        return "validation (best epoch)"
+    if key == "test_clean":
+        return "test, clean"
+    if key.startswith("test_") and key.endswith("dB"):
+        return f"test, {key[5:-2]} dB SNR"
+    return None
 
 
 def seeds_section(aggregate_json: str | Path | None) -> str:
-    """Mean and spread of the recipe over seeds (speechseq.training.aggregate's aggregate.json)."""
+    """Mean and spread of the recipe's accuracy over seeds (speechseq.training.aggregate's aggregate.json)."""
     if not aggregate_json:
         return ""
     agg = json.loads(Path(aggregate_json).read_text())
-    stats = agg["stats"]
     lines = [f"## The recipe over {len(agg['runs'])} seeds (this model is one of them)", "",
-             "| metric | mean | std | min | max |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {k} | {v['mean']:.4f} | {v['std']:.4f} | {v['min']:.4f} | {v['max']:.4f} |"
-              for k, v in stats.items() if k.startswith(("test_", "best_val"))]
+             "| accuracy | mean % | std, points | min % | max % |", "|---|---:|---:|---:|---:|"]
+    for key, v in agg["stats"].items():
+        if row := _seed_metric(key):
+            lines.append(f"| {row} | {100 * v['mean']:.2f} | {100 * v['std']:.2f} | "
+                         f"{100 * v['min']:.2f} | {100 * v['max']:.2f} |")
     return "\n".join(lines) + "\n\n"
 
 
-def streams_section(streams_md: str | Path | None) -> str:
-    """The calibrated detector and its stream scores (scripts/calibrate_pretrained.sh's summary.md)."""
-    if not streams_md:
+def _stream_row(name: str, r: dict) -> str:
+    def ms(key: str) -> str:
+        return "-" if r.get(key) is None else f"{r[key]:.0f}"
+
+    return (f"| {name} | {r['duration_s'] / 60:.0f} | {r['command_words']} | {r['correct_pct']:.1f} | "
+            f"{r['wrong_pct']:.1f} | {r['false_alarms_per_hour']:.1f} | {ms('median_latency_from_end_ms')} | "
+            f"{ms('p90_latency_from_end_ms')} |")
+
+
+def _detector_line(cal: dict) -> str:
+    s, per_class = cal["settings"], cal.get("per_class") or {}
+    gains = " and ".join(f"{g:+.3g}" for g in per_class.get("held_out_gains_pct") or [])
+    if s.get("class_thresholds"):
+        classes = ", ".join(f"{k} {v:g}" for k, v in s["class_thresholds"].items())
+        per = f"per-class thresholds {classes} (held-out gains {gains} points)"
+    else:
+        bar = per_class.get("min_gain_pct", 1.0)
+        per = "no per-class thresholds" + (f"\n(fitted on one half of the stream, they gained {gains} points of "
+                                           f"correct minus wrong on the other; {bar:g} needed on both)" if gains else "")
+    return (f"The detector was calibrated on the validation stream for at most {cal['max_false_alarms_per_hour']:g}\n"
+            f"false alarms per hour: `{s['detector']}`, posteriors averaged over {s['average_window_ms']:g} ms,\n"
+            f"threshold {s['threshold']:g}, margin {s['margin']:g}, suppression {s['suppression_ms']:g} ms, {per}.")
+
+
+def streams_section(streams: str | Path | None) -> str:
+    """The calibrated detector and its scores on long streams, from the output folder of
+    scripts/calibrate_pretrained.sh (or its summary.md): calibrate/calibration.json, test_*/stream_report.json."""
+    if not streams:
         return ""
-    return ("## Streaming (10-minute test streams, 30 % other words)\n\n"
-            + Path(streams_md).read_text().strip() + "\n\n")
+    folder = Path(streams)
+    folder = folder.parent if folder.is_file() else folder
+    cal_path = folder / "calibrate" / "calibration.json"
+    if not cal_path.is_file():
+        raise FileNotFoundError(f"{cal_path} not found: give the output folder of scripts/calibrate_pretrained.sh")
+    cal = json.loads(cal_path.read_text())
+    lines = ["## Streaming", "",
+             "Long recordings made by `scripts/make_stream_wav.py`: a one-second clip about every 3 s, 30 % of them",
+             "words outside the ten commands, over the dataset's background noise (`loud`: each noise crop",
+             "peak-normalised first; `tf`: TensorFlow's quieter recipe).", "", _detector_line(cal), "",
+             ("| stream | minutes | command words | correct % | wrong % | false alarms per hour "
+              "| latency from speech end, median ms | p90 ms |"), "|---|---:|---:|---:|---:|---:|---:|---:|",
+             _stream_row("validation, loud (tuned on)", cal["validation"])]
+    for report in sorted(folder.glob("test_*/stream_report.json")):
+        recipe = report.parent.name.removeprefix("test_")
+        lines.append(_stream_row(f"test, {recipe}", json.loads(report.read_text())))
+    return "\n".join(lines) + "\n\n"
 
 
 def render_model_card(run_dir: str | Path, data_root: str, command: str, name: str = MODEL_NAME,
-                      streams_md: str | Path | None = None, aggregate_json: str | Path | None = None) -> str:
+                      streams_md: str | Path | None = None, aggregate_json: str | Path | None = None,
+                      date: str | None = None) -> str:
     """The card for a finished training run (reads summary.json, test_report.json, data_report.json;
-    optionally the calibration summary and the multirun's aggregate.json)."""
+    optionally the calibration folder and the multirun's aggregate.json). `date`: default today."""
     import datetime
 
     from speechseq import __version__
@@ -132,23 +192,29 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     data = json.loads((run_dir / "data_report.json").read_text())
     meta = read_checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors", ValueError)
     model, frontend = meta["model"], meta["frontend"]
+    per_class = "\n".join(f"| {k} | {100 * v['precision']:.1f} | {100 * v['recall']:.1f} | {100 * v['f1']:.1f} | "
+                          f"{v['support']} |" for k, v in report["per_class"].items())
+    rate = frontend["sample_rate"]
+    return CARD_TEMPLATE.format(
+        name=name, words=", ".join(meta["labels"][2:]), architecture=_architecture(model),
+        parameters=int(summary["parameters"]), rate_khz=rate / 1000, n_mels=frontend["n_mels"],
+        hop_ms=1000 * frontend["hop_length"] / rate, frames=1 + (rate - frontend["n_fft"]) // frontend["hop_length"],
+        data_root=data_root, train_clips=_epoch_clips(data["splits"].get("train", {})),
+        epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=pct(summary["best_val_acc"]),
+        test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
+        date=date or datetime.date.today().isoformat(), version=__version__,
+        torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class, noise=noise_section(report),
+        seeds=seeds_section(aggregate_json), streams=streams_section(streams_md))
+
+
+def _architecture(model: dict) -> str:
     kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
     if model["cell"] == "rnn":
         kind += f" ({model.get('nonlinearity', 'tanh')})"
-    architecture = (f"{model['num_layers']}-layer {kind}, hidden {model['hidden_size']}, {model['pooling']} pooling, "
-                    f"frame stack {model['frame_stack']}; feature normalisation inside the model")
-    per_class = "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-                          for k, v in report["per_class"].items())
-    frames = 1 + (frontend["sample_rate"] - frontend["n_fft"]) // frontend["hop_length"]
-    return CARD_TEMPLATE.format(
-        name=name, words=", ".join(meta["labels"][2:]), architecture=architecture,
-        parameters=int(summary["parameters"]), n_mels=frontend["n_mels"], frames=frames, data_root=data_root,
-        train_clips=_epoch_clips(data["splits"].get("train", {})),
-        epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=summary["best_val_acc"],
-        test_acc=report["accuracy"], test_n=report["n"], macro_f1=report["macro_f1"], command=command,
-        date=datetime.date.today().isoformat(), version=__version__,
-        torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class, noise=noise_section(report),
-        seeds=seeds_section(aggregate_json), streams=streams_section(streams_md))
+    stack = model["frame_stack"]
+    frames = f"{stack} frames stacked per step" if stack > 1 else "one frame per step"
+    return (f"{model['num_layers']}-layer {kind}, hidden size {model['hidden_size']}, {model['pooling']} pooling, "
+            f"{frames}; feature normalisation inside the model")
 
 
 def _epoch_clips(train: dict) -> str:
@@ -168,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     card.add_argument("run_dir")
     card.add_argument("data_root")
     card.add_argument("command")
-    card.add_argument("--streams", help="summary.md of scripts/calibrate_pretrained.sh")
+    card.add_argument("--streams", help="output folder of scripts/calibrate_pretrained.sh (or its summary.md)")
     card.add_argument("--seeds", help="aggregate.json of the recipe's multirun (python -m speechseq.training.aggregate)")
     args = parser.parse_args(argv)
     print(render_model_card(args.run_dir, args.data_root, args.command, streams_md=args.streams,
