@@ -18,7 +18,8 @@ def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_help_and_cfg_job_work_for_every_script(tmp_path):
     for script in ("speechseq-train", "speechseq-eval", "speechseq-data"):
-        assert "powered by Hydra" in run(script, "--help", cwd=tmp_path).stdout
+        help_text = run(script, "--help", cwd=tmp_path).stdout  # its own help (more in test_cli_help.py)
+        assert help_text.startswith(f"{script}: ") and "== Examples ==" in help_text
     out = run("speechseq-train", "--cfg", "job", "model.hidden_size=256", "trainer.max_epochs=30", cwd=tmp_path)
     assert out.returncode == 0 and "hidden_size: 256" in out.stdout and "max_epochs: 30" in out.stdout
 
@@ -33,7 +34,9 @@ def test_train_then_eval_on_the_mini_set(mini_root, tmp_path):
                 "trainer.max_epochs=1", "model.hidden_size=32", "model.num_layers=1", "trainer.progress=false",
                 f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert train.returncode == 0, train.stderr[-3000:]
-    assert re.fullmatch(r"test accuracy 0\.\d{4} \(n=\d+\)", train.stdout.strip().splitlines()[-1])
+    lines = train.stdout.strip().splitlines()
+    assert re.fullmatch(r"test accuracy 0\.\d{4} \(n=\d+\)", lines[-3])
+    assert lines[-2:] == [f"run folder: {run_dir}", f"best checkpoint: {run_dir / 'checkpoints' / 'best.safetensors'}"]
     assert (run_dir / "checkpoints" / "best.safetensors").is_file()
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert "train.log" in {p.name for p in run_dir.iterdir()}
