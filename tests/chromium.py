@@ -1,4 +1,4 @@
-"""Headless Chromium with a fake microphone that plays a WAV, and a DevTools screenshot."""
+"""Headless Chromium with a fake microphone that plays a WAV, and a DevTools session to drive the page."""
 
 from __future__ import annotations
 
@@ -50,15 +50,55 @@ def devtools_page_url(profile: Path, timeout: float = 20.0) -> str:
     raise TimeoutError("Chromium's DevTools endpoint did not appear")
 
 
-def screenshot(page_ws_url: str, path: Path) -> None:
-    import base64
+class DevTools:
+    """A DevTools Protocol session with one page: call a method, get its result (events are skipped)."""
 
-    from websockets.sync.client import connect
+    def __init__(self, page_ws_url: str):
+        from contextlib import ExitStack
 
-    with connect(page_ws_url, max_size=None) as ws:
-        ws.send(json.dumps({"id": 1, "method": "Page.captureScreenshot", "params": {"format": "png"}}))
+        from websockets.sync.client import connect
+
+        self.stack = ExitStack()  # websockets wants its connections closed as context managers
+        self.ws = self.stack.enter_context(connect(page_ws_url, max_size=None))
+        self.last_id = 0
+
+    def call(self, method: str, **params) -> dict:
+        self.last_id += 1
+        self.ws.send(json.dumps({"id": self.last_id, "method": method, "params": params}))
         while True:
-            reply = json.loads(ws.recv())
-            if reply.get("id") == 1:
+            reply = json.loads(self.ws.recv(timeout=30))
+            if reply.get("id") == self.last_id:
                 break
-    path.write_bytes(base64.b64decode(reply["result"]["data"]))
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression in the page (promises awaited)."""
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20.0):
+        """Poll until the expression is truthy; its last value (falsy on timeout)."""
+        deadline = time.monotonic() + timeout
+        while not (value := self.evaluate(expression)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return value
+
+    def screenshot(self, path: Path) -> None:
+        import base64
+
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def screenshot(page_ws_url: str, path: Path) -> None:
+    devtools = DevTools(page_ws_url)
+    try:
+        devtools.screenshot(path)
+    finally:
+        devtools.close()

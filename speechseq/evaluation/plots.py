@@ -17,6 +17,11 @@ def _pyplot():
     return plt
 
 
+def _legend_beside(ax) -> None:
+    """The legend right of the axes, where it can cover no point whatever the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=9)
+
+
 def plot_confusion(matrix: list[list[int]], labels: list[str], path: str | Path, title: str = "") -> None:
     plt = _pyplot()
     cm = np.asarray(matrix, dtype=float)
@@ -26,15 +31,15 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], path: str | Path,
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
     if len(labels) <= 15:
         for i in range(len(labels)):
             for j in range(len(labels)):
                 if cm[i, j]:
                     ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
                             color="white" if rates[i, j] > 0.5 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of true class")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class (cells: clip counts)")
     ax.set_title(title or "confusion matrix")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -46,20 +51,49 @@ def plot_training_curves(metrics_jsonl: str | Path, path: str | Path) -> None:
     if not rows:
         return
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [r["epoch"] for r in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train loss")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("cross-entropy")
-    ax_loss.legend()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train")
+    ax_loss.set_ylabel("loss (cross-entropy, nats)")
     ax_acc.plot(epochs, [r["train_acc"] for r in rows], marker="o", label="train")
     ax_acc.plot(epochs, [r["val_acc"] for r in rows], marker="o", label="validation")
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.legend()
-    fig.tight_layout()
+    ax_acc.set_ylabel("accuracy (fraction of clips)")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 1.5
+        if len(set(epochs)) == 1:  # one epoch: matplotlib would zoom to 0.95..1.05, between whole numbers
+            ax.set_xlim(epochs[0] - 0.5, epochs[0] + 0.5)
+        ax.grid(alpha=0.3)
+        _legend_beside(ax)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _example_axes(plt, count: int, with_waves: bool):
+    """A figure with up to three clips a row; per clip a spectrogram axes, a waveform one above it if given."""
+    cols = min(3, count)
+    rows = (count + cols - 1) // cols
+    strip = 2 if with_waves else 1
+    fig = plt.figure(figsize=(4.4 * cols, (4.3 if with_waves else 3.6) * rows), layout="constrained")
+    grid = fig.add_gridspec(rows * strip, cols, height_ratios=([1, 3] if with_waves else [1]) * rows)
+    panels = []
+    for k in range(rows * cols):
+        row, col = divmod(k, cols)
+        spec = fig.add_subplot(grid[row * strip + strip - 1, col])
+        wave = fig.add_subplot(grid[row * strip, col], sharex=spec) if with_waves else None
+        panels.append((wave, spec))
+    return fig, panels
+
+
+def _draw_waveform(ax, wave: np.ndarray, sample_rate: int) -> None:
+    ax.plot(np.arange(len(wave)) / sample_rate, wave, color="tab:blue", lw=0.5)
+    peak = max(float(np.max(np.abs(wave))), 1e-3)
+    ax.set_ylim(-1.05 * peak, 1.05 * peak)
+    ax.set_ylabel("amplitude\n(full scale 1)", fontsize=8)
+    ax.tick_params(labelbottom=False, labelsize=7)
+    ax.grid(alpha=0.3)
 
 
 def plot_examples(examples: list[dict], path: str | Path, sample_rate: int = 16000, hop_length: int = 160,
@@ -67,34 +101,43 @@ def plot_examples(examples: list[dict], path: str | Path, sample_rate: int = 160
     """Log-mel pictures of clips with their predictions (green: right, red: wrong).
 
     Each example: {"features": (frames, n_mels) log-mel, "true": str, "pred": str,
-    "top": [(label, probability), ...] best first, "name": str}.
+    "top": [(label, probability), ...] best first, "name": str}, and optionally "wave": the
+    samples (float, full scale 1), drawn as a waveform above the spectrogram.
     """
     if not examples:
         return
     import librosa.display
+    from matplotlib.ticker import FormatStrFormatter
 
     plt = _pyplot()
-    cols = min(3, len(examples))
-    rows = (len(examples) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False, layout="constrained")
+    fig, panels = _example_axes(plt, len(examples), all("wave" in e for e in examples))
     vmin = min(float(np.min(e["features"])) for e in examples)
     vmax = max(float(np.max(e["features"])) for e in examples)
-    for ax, ex in zip(axes.flat, examples):
+    for (ax_wave, ax), ex in zip(panels, examples):
         img = librosa.display.specshow(np.asarray(ex["features"]).T, sr=sample_rate, hop_length=hop_length,
                                        x_axis="time", y_axis="mel", fmin=f_min, fmax=f_max, htk=True,
                                        ax=ax, cmap="magma", vmin=vmin, vmax=vmax)
         seconds = np.asarray(ex["features"]).shape[0] * hop_length / sample_rate
         ax.set_xticks(np.arange(0.0, seconds, 0.25))  # librosa's default crowds a 1 s axis
-        right = ex["true"] == ex["pred"]
-        ax.set_title(f"true {ex['true']}  ->  predicted {ex['pred']}", color="tab:green" if right else "tab:red",
-                     fontsize=10, fontweight="bold")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))  # 0.25, not librosa's 0.250
+        ax.set_xlabel(f"time (s)\n{ex.get('name', '')}", fontsize=8)
+        ax.set_ylabel("frequency (Hz, mel scale)", fontsize=8)
+        ax.tick_params(labelsize=7)
         top = "\n".join(f"{label} {p:.2f}" for label, p in ex["top"][:3])
         ax.text(0.98, 0.97, top, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="white",
                 bbox=dict(facecolor="black", alpha=0.5, pad=2, edgecolor="none"))
-        ax.set_xlabel(ex.get("name", ""), fontsize=7)
-    for ax in list(axes.flat)[len(examples):]:
-        ax.axis("off")
-    fig.colorbar(img, ax=axes, fraction=0.02, label="log mel power")
+        if ax_wave is not None:
+            _draw_waveform(ax_wave, np.asarray(ex["wave"], dtype=float), sample_rate)
+            ax.set_xlim(0.0, seconds)  # the shared axis ends with the last frame, not the last sample
+        right = ex["true"] == ex["pred"]
+        (ax_wave or ax).set_title(f"true {ex['true']}  ->  predicted {ex['pred']}", fontsize=10,
+                                  color="tab:green" if right else "tab:red", fontweight="bold")
+    for wave_ax, spec_ax in panels[len(examples):]:
+        for ax in (wave_ax, spec_ax):
+            if ax is not None:
+                ax.axis("off")
+    fig.colorbar(img, ax=[a for pair in panels for a in pair if a is not None], fraction=0.02,
+                 label="log mel power (natural log)")
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=110)
@@ -107,16 +150,16 @@ def plot_noise_curve(clean_accuracy: float, rows: list[dict], path: str | Path, 
     rows = sorted(rows, key=lambda r: r["snr_db"])
     snrs = [r["snr_db"] for r in rows]
     accs = [r["accuracy"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
     ax.plot(snrs, accs, "o-", color="tab:blue", label="with background noise")
     for x, y in zip(snrs, accs):
         ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
     ax.axhline(clean_accuracy, color="tab:green", ls="--", label=f"clean {clean_accuracy:.3f}")
     ax.set_xlabel("SNR (dB): speech power / noise power")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy (fraction of clips)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    _legend_beside(ax)
     ax.set_title(title or "accuracy in noise")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -134,7 +177,7 @@ def plot_detection_curve(rows: list[dict], path: str | Path, operating_point: di
         return
     plt = _pyplot()
     fa = [r["false_alarms_per_hour"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(8.2, 4.4))
     ax.plot(fa, [r["correct_pct"] for r in rows], marker="o", ms=3, label="correct %")
     ax.plot(fa, [r["wrong_pct"] for r in rows], marker="o", ms=3, color="tab:red", label="wrong %")
     for r in rows[::4]:
@@ -147,7 +190,7 @@ def plot_detection_curve(rows: list[dict], path: str | Path, operating_point: di
     ax.set_ylabel("% of command words")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right")
+    _legend_beside(ax)
     ax.set_title(title or "detection trade-off (labels: threshold)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

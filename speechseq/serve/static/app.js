@@ -9,11 +9,24 @@ const LOG_FLOOR = Math.log(1e-6);
 
 let ws = null, audio = null, failure = null, labels = [], detections = 0, localDropped = 0, specHigh = 5;
 let heardS = 0, frameMs = 10;
+let micStream = null, micAsks = 0, askingForMic = false; // micAsks: Stop while asking voids that ask
 
 function setStatus(text, kind) {
   const el = $("status");
   el.textContent = text;
   el.className = "pill " + (kind || "idle");
+}
+
+function showNotice(text, kind) { // the longer word under the header: what the browser waits for, what to do
+  const el = $("notice");
+  el.textContent = text || "";
+  el.className = "notice " + (kind || "");
+  el.hidden = !text;
+}
+
+function showRunning(running) {
+  $("start").textContent = running ? "Stop" : "Start";
+  $("start").className = running ? "stop" : "";
 }
 
 // --- spectrogram: one pixel column per 10 ms frame, low frequencies at the bottom ---------------
@@ -56,6 +69,32 @@ function markDetection(d) { // a tick and the word where it fired; it scrolls on
   ctx2d.fillText(d.label, x - 6, 13);
 }
 
+// --- time axis under the spectrogram: seconds since Start, scrolling with the picture --------------
+const axis = $("time-axis"), axisCtx = axis.getContext("2d");
+
+function drawTimeAxis() {
+  const dpr = window.devicePixelRatio || 1, w = axis.clientWidth, h = axis.clientHeight;
+  if (axis.width !== Math.round(w * dpr) || axis.height !== Math.round(h * dpr)) {
+    axis.width = Math.round(w * dpr);
+    axis.height = Math.round(h * dpr);
+  }
+  axisCtx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  axisCtx.clearRect(0, 0, w, h);
+  const spanS = canvas.width * frameMs / 1000, pxPerS = w / spanS;
+  const step = pxPerS >= 40 ? 1 : pxPerS >= 20 ? 2 : 5; // labels stay apart on a narrow screen
+  axisCtx.fillStyle = "#8a93ab";
+  axisCtx.font = "12px system-ui, sans-serif";
+  axisCtx.textBaseline = "top";
+  for (let t = Math.max(0, Math.ceil((heardS - spanS) / step) * step); t <= heardS; t += step) {
+    const x = w - (heardS - t) * pxPerS;
+    axisCtx.fillRect(Math.round(x) - 1, 0, 1, 5);
+    axisCtx.textAlign = x > w - 16 ? "right" : x < 16 ? "left" : "center"; // keep edge labels whole
+    axisCtx.fillText(t + " s", x, 7);
+  }
+}
+drawTimeAxis();
+window.addEventListener("resize", drawTimeAxis);
+
 // --- level meter, class bars, detections --------------------------------------------------------
 function showLevel(dbfs) {
   const pct = Math.max(0, Math.min(100, (dbfs + 70) / 70 * 100));
@@ -95,12 +134,13 @@ function onServerMessage(event) {
   if (msg.type === "ready") {
     labels = msg.labels;
     frameMs = msg.frame_ms;
-    startAudio().catch((err) => fail("microphone: " + err.message));
+    startAudio(micStream).catch((err) => fail("audio: " + err.message));
   } else if (msg.type === "update") {
     drawFrames(msg.mel);
     showLevel(msg.level_dbfs);
     if (msg.probs) showBars(msg.probs);
     heardS = msg.t;
+    drawTimeAxis();
     $("seconds").textContent = msg.t.toFixed(1);
     const dropped = msg.dropped_s + localDropped / 16000;
     if (dropped > 0) $("footer").textContent = dropped.toFixed(1) + " s of audio dropped (the server fell behind)";
@@ -122,10 +162,7 @@ async function openContext() {
   }
 }
 
-async function startAudio() {
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-  });
+async function startAudio(stream) {
   const context = await openContext();
   await context.audioWorklet.addModule("/static/worklet.js");
   let source;
@@ -158,10 +195,42 @@ async function connectNodes(stream, context, source) {
 }
 
 function stopAudio() {
-  if (!audio) return;
-  audio.stream.getTracks().forEach((t) => t.stop());
-  audio.context.close();
+  if (micStream) micStream.getTracks().forEach((t) => t.stop());
+  micStream = null;
+  if (audio) audio.context.close();
   audio = null;
+}
+
+// --- the microphone: asked for first, so the page says what it waits for ---------------------------
+function askForMicrophone() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    return Promise.reject(Object.assign(new Error("no navigator.mediaDevices"), { name: "InsecureContextError" }));
+  }
+  return navigator.mediaDevices.getUserMedia({
+    audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+  });
+}
+
+function microphoneTrouble(err) { // [short status, what to do]
+  const again = " Then press Start again.";
+  switch (err.name) {
+    case "NotAllowedError": case "PermissionDeniedError": case "SecurityError":
+      return ["microphone blocked", "The microphone is blocked for this page. Allow it in the browser's site " +
+        "settings (the icon at the left of the address bar)." + again];
+    case "NotFoundError": case "DevicesNotFoundError": case "OverconstrainedError":
+      return ["no microphone", "The browser found no microphone. Plug one in or choose one in the system's " +
+        "sound settings." + again];
+    case "NotReadableError": case "TrackStartError": case "AbortError":
+      return ["microphone busy", "The microphone would not start: another program may be using it. Close " +
+        "that program." + again];
+    case "InsecureContextError":
+      return ["microphone unavailable", "Browsers give the microphone only to https:// pages and to " +
+        "localhost. Open this page as http://localhost:" + (location.port || 80) + "/ on the machine " +
+        "running speechseq-serve (from elsewhere: ssh -L " + (location.port || 80) + ":localhost:" +
+        (location.port || 80) + " that-machine)."];
+    default:
+      return ["microphone failed", "The microphone could not be opened (" + err.name + ": " + err.message + ")." + again];
+  }
 }
 
 // --- connection -------------------------------------------------------------------------------------
@@ -170,31 +239,61 @@ function fail(text) {
   stop();
 }
 
-function start() {
-  if (ws) return;
+async function start() {
+  if (ws || askingForMic) return;
+  const ask = ++micAsks;
+  failure = null;
+  askingForMic = true;
+  showRunning(true);
+  setStatus("waiting for the microphone", "wait");
+  showNotice("Waiting for the microphone: allow access in the browser's prompt (near the address bar). " +
+    "Nothing is sent before you do.", "wait");
+  let stream;
+  try {
+    stream = await askForMicrophone();
+  } catch (err) {
+    if (ask !== micAsks) return; // stopped while asking
+    const [status, advice] = microphoneTrouble(err);
+    showRunning(false);
+    setStatus(status, "error");
+    showNotice(advice, "error");
+    return;
+  } finally {
+    if (ask === micAsks) askingForMic = false;
+  }
+  if (ask !== micAsks) { stream.getTracks().forEach((t) => t.stop()); return; } // stopped while asking
+  micStream = stream;
+  showNotice("");
+  connect();
+}
+
+function connect() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   ws = new WebSocket(url);
-  failure = null;
   setStatus("connecting", "idle");
   ws.onopen = () => ws.send(JSON.stringify({ type: "hello", format: "s16le", sample_rate: 16000, channels: 1 }));
   ws.onmessage = onServerMessage;
   ws.onclose = (e) => {
     ws = null;
     stopAudio();
-    $("start").textContent = "Start";
-    $("start").className = "";
+    showRunning(false);
     if (failure) setStatus(failure, "error");
     else if (e.code === 1000 || e.code === 1005) setStatus("stopped", "idle");
     else setStatus("closed " + e.code + (e.reason ? ": " + e.reason : ""), "error");
   };
-  $("start").textContent = "Stop";
-  $("start").className = "stop";
 }
 
 function stop() {
+  if (askingForMic) { // the prompt stays up, but what it grants is let go at once
+    micAsks += 1;
+    askingForMic = false;
+    showRunning(false);
+    showNotice("");
+    setStatus("stopped", "idle");
+  }
   if (ws) ws.close(1000, "stopped on the page");
   stopAudio();
 }
 
-$("start").addEventListener("click", () => (ws ? stop() : start()));
+$("start").addEventListener("click", () => (ws || askingForMic ? stop() : start()));
 if (params.get("autostart") === "1") start();
