@@ -174,6 +174,7 @@ def test_eval_mode_calibrate_writes_the_checkpoint_and_stream_uses_it(tmp_path):
     stored = read_checkpoint_metadata(tmp_path / "cal.safetensors", ValueError)["streaming"]
     assert stored["settings"]["threshold"] == result["settings"]["threshold"]
     assert stored["max_false_alarms_per_hour"] == 30.0 and "streaming" not in read_checkpoint_metadata(ckpt, ValueError)
+    assert stored["validation"]["input"] == f"{tmp_path.name}/s.wav"  # no machine path inside the model
     report = evaluate(compose_config("eval", ["mode=stream", f"checkpoint={tmp_path / 'cal.safetensors'}"] + common,
                                      tmp_path / "ev"))
     assert report["settings"]["threshold"] == stored["settings"]["threshold"]

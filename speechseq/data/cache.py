@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from speechseq.audio import AudioReadError, fix_length, float_to_int16, read_audio
 from speechseq.fsutil import atomic_path, atomic_write_text
+from speechseq.progress import Progress
 
 log = logging.getLogger(__name__)
 # In the key: 2 = resampled with soxr (1 was torchaudio's sinc filter), so an old cache of
@@ -56,8 +56,8 @@ def decode_clips(paths: list[Path], sample_rate: int, clip_samples: int, workers
     # libsndfile releases the GIL while decoding, so a few threads help.
     with ThreadPoolExecutor(max(1, workers)) as pool:
         results = pool.map(lambda p: _decode_one(p, sample_rate, clip_samples), paths)
-        for i, (path, res) in enumerate(tqdm(zip(paths, results), total=len(paths), desc=desc,
-                                             unit="clip", leave=False)):
+        for i, (path, res) in enumerate(Progress(zip(paths, results), total=len(paths), desc=desc, unit="clip",
+                                                 logger=log)):
             if isinstance(res, str):
                 failed.append({"path": str(path), "error": res})
                 log.warning("skipping unreadable file: %s", res)

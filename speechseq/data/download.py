@@ -58,7 +58,7 @@ def run(cfg: DictConfig) -> None:
         root = download(root, cfg.version)
     elif not any(root.glob("*/*.wav")) and dataset_folder(root, cfg.version).is_dir():
         root = dataset_folder(root, cfg.version)
-    index = scan_dataset(root)
+    index = scan_dataset(root, key="root")
     print(describe(index))
     print(f"use it with: speechseq-train data.root={root}")
 

@@ -71,21 +71,22 @@ def detect_layout(root: Path) -> str:
     return "hash"
 
 
-def scan_dataset(root: str | Path, layout: str = "auto") -> DatasetIndex:
-    """Index a Speech Commands folder. Raises DatasetError with a fix-it message."""
+def scan_dataset(root: str | Path, layout: str = "auto", key: str = "data.root") -> DatasetIndex:
+    """Index a Speech Commands folder. Raises DatasetError with a fix-it message naming `key`,
+    the setting that gave `root` (`data.root`; speechseq-data's own is `root`)."""
     root = Path(root).expanduser()
     if not root.exists():
         raise DatasetError(f"data folder {root} does not exist; download it with "
-                           f"`speechseq-data download root={root}` or set data.root=<folder>")
+                           f"`speechseq-data download root={root}` or set {key}=<folder>")
     if not root.is_dir():
-        raise DatasetError(f"data.root {root} is not a folder")
+        raise DatasetError(f"{key}={root} is a file; give the folder that holds the word folders")
     word_dirs = _word_dirs(root)
     clips_by_dir = {d.name: _wavs(d) for d in word_dirs}
     clips_by_dir = {k: v for k, v in clips_by_dir.items() if v}
     if not clips_by_dir:
         raise DatasetError(
             f"{root} is not a Speech Commands folder: no <word>/*.wav folders found "
-            f"(expected e.g. {root}/yes/0a7c2a8d_nohash_0.wav); set data.root to the folder "
+            f"(expected e.g. {root}/yes/0a7c2a8d_nohash_0.wav); set {key} to the folder "
             f"that holds the word folders, or download with `speechseq-data download root={root}`")
     layout = detect_layout(root) if layout == "auto" else layout
     if layout not in ("lists", "hash", "testset"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from speechseq.deploy.metadata import ONNX_FORMAT
 from speechseq.deploy.onnx_runtime import (
     metadata_path,  # one definition of where model.json lives
 )
-from speechseq.fsutil import atomic_path, atomic_write_text
+from speechseq.fsutil import OutputWriteError, atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class ProbabilityHead(nn.Module):
 def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSET) -> dict:
     """Write `output` (.onnx) and its metadata JSON; check ONNX Runtime agrees with torch. Returns the metadata."""
     output = Path(output)
+    if output.is_dir():
+        raise ConfigError(f"output={output} is a folder; give a file in it, e.g. output={output / 'model.onnx'}")
     if output.suffix != ".onnx":
         raise ConfigError(f"output={output}: the file name must end in .onnx")
     loaded = load_inference(checkpoint, map_location="cpu")
@@ -59,7 +62,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
     wrapped = ProbabilityHead(loaded.model).eval()
     frames = loaded.frontend.num_frames(loaded.frontend.sample_rate)  # a 1 s window as the example
     example = torch.randn(2, frames, spec.n_inputs) * 3 - 8
-    with atomic_path(output) as tmp, warnings.catch_warnings():
+    with output_hint(), atomic_path(output) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and RNN batch-size notes
         torch.onnx.export(
             wrapped, (example,), str(tmp), dynamo=False, opset_version=opset,
@@ -74,7 +77,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
         "model": spec.to_dict(),
         "metrics": loaded.metadata.get("metrics", {}),
         "parameters": loaded.metadata.get("parameters"),
-        "source_checkpoint": str(Path(checkpoint).resolve()),
+        "source_checkpoint": Path(checkpoint).name,  # the name only: shipped files carry no machine paths
         "source_versions": loaded.metadata.get("versions", {}),
         "input": {"name": INPUT_NAME, "shape": ["batch", "frames", spec.n_inputs], "dtype": "float32",
                   "min_frames": spec.frame_stack,
@@ -86,8 +89,18 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
     }
     if "streaming" in loaded.metadata:  # calibrated detector settings travel with the model
         meta["streaming"] = loaded.metadata["streaming"]
-    atomic_write_text(metadata_path(output), json.dumps(meta, indent=2))
+    with output_hint():
+        atomic_write_text(metadata_path(output), json.dumps(meta, indent=2))
     return meta
+
+
+@contextmanager
+def output_hint():
+    """An output that cannot be written (folder missing, not writable, a file): add the setting to change."""
+    try:
+        yield
+    except OutputWriteError as exc:
+        raise OutputWriteError(f"{exc}; give output= a file in a writable folder") from None
 
 
 @torch.no_grad()

@@ -26,6 +26,7 @@ from speechseq.data.layout import DatasetError, scan_dataset
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.deploy.checkpoint import LoadedModel, load_inference
 from speechseq.device import resolve_device
+from speechseq.errors import CheckpointError
 from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report, format_report_table
 from speechseq.evaluation.noise import format_noise_table, score_in_noise
@@ -177,6 +178,9 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.mode != "clips":
         raise ConfigError(f"mode: {cfg.mode!r} is not clips, stream or calibrate")
     validate_eval(cfg)
+    if str(cfg.checkpoint).lower().endswith(".onnx"):
+        raise CheckpointError(f"checkpoint={cfg.checkpoint} is an ONNX export; mode=clips scores the .safetensors "
+                              f"checkpoint it came from (mode=stream scores an export on a stream)")
     device = resolve_device(cfg.device)
     loaded = load_inference(cfg.checkpoint, map_location=device)
     label_set = label_set_from_names(loaded.labels)

@@ -8,6 +8,7 @@ import torch
 from speechseq.data.batches import batch_indices, gather_batch
 from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.features.logmel import LogMel
+from speechseq.progress import Progress
 
 
 def evaluation_indices(split: SplitData, seed: int) -> np.ndarray:
@@ -24,13 +25,11 @@ def predict_split(model: torch.nn.Module, frontend: LogMel, split: SplitData, in
     `transform(waves, labels) -> waves` alters each batch before the frontend (noise, for
     scoring in noise); it must draw from its own generator, so the silence slots stay the same.
     """
-    from tqdm.auto import tqdm
-
     model.eval()
     generator = torch.Generator(device=split.waves.device).manual_seed(seed)
     targets, probs = [], []
     batches = list(batch_indices(indices, batch_size, shuffle_rng=None))
-    for idx in tqdm(batches, desc=f"eval {split.name}", unit="batch", leave=False, disable=not progress):
+    for idx in Progress(batches, total=len(batches), desc=f"eval {split.name}", unit="batch", enabled=progress):
         idx_t = torch.as_tensor(idx, device=split.waves.device)
         waves, labels = gather_batch(split, idx_t, noise, generator)
         if transform is not None:

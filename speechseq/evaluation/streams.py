@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from speechseq.deploy.onnx_runtime import metadata_path
-from speechseq.fsutil import atomic_write_text
+from speechseq.fsutil import atomic_write_text, portable_name
 from speechseq.labels import UNKNOWN
 from speechseq.streaming.backends import load_classifier
 from speechseq.streaming.calibration_store import (
@@ -44,7 +44,10 @@ def _check_inputs(cfg) -> None:
     if not cfg.input or not cfg.labels:
         raise ValueError(f"mode={cfg.mode} needs input=STREAM.wav and labels=labels.csv "
                          "(make them with scripts/make_stream_wav.py)")
-    for key in ("input", "labels"):
+    for key, kind in (("input", "the stream's WAV file"), ("labels", "its labels.csv")):
+        if Path(cfg[key]).is_dir():
+            raise FileNotFoundError(f"{key}={cfg[key]} is a folder; give {kind} (scripts/make_stream_wav.py "
+                                    f"writes stream.wav and labels.csv into its --out folder)")
         if not Path(cfg[key]).is_file():
             raise FileNotFoundError(f"{key}={cfg[key]} does not exist")
 
@@ -63,7 +66,9 @@ def posterior_track(classifier, wav: str | Path, labels_csv: str | Path, hop_ms:
 def evaluate_stream(cfg) -> dict:
     _check_inputs(cfg)
     settings_from_config(cfg.stream)  # bad knobs fail before the model loads
-    classifier = load_classifier(cfg.checkpoint, "torch", num_threads=1)
+    # an ONNX export is scored by onnxruntime, a checkpoint by torch: the file says which
+    runtime = "onnx" if str(cfg.checkpoint).lower().endswith(".onnx") else "torch"
+    classifier = load_classifier(cfg.checkpoint, runtime, num_threads=1)
     settings = settings_for(classifier, cfg.stream)
     track = posterior_track(classifier, cfg.input, cfg.labels, settings.hop_ms, settings.window_ms)
     detections = track.detections(settings.smoothing)
@@ -105,7 +110,8 @@ def calibrate_checkpoint(cfg) -> dict:
     if budget < 0:
         raise ValueError(f"stream.max_false_alarms_per_hour must not be negative, got {budget}")
     if not str(cfg.checkpoint).endswith(".safetensors"):
-        raise ValueError(f"checkpoint={cfg.checkpoint}: mode=calibrate writes into a .safetensors checkpoint")
+        raise ValueError(f"checkpoint={cfg.checkpoint}: mode=calibrate writes into a .safetensors checkpoint; give "
+                         f"that, and an export beside it as onnx=MODEL.onnx")
     if cfg.output and not str(cfg.output).endswith(".safetensors"):
         raise ValueError(f"output={cfg.output}: the calibrated copy must be a .safetensors file")
     if cfg.onnx and not metadata_path(cfg.onnx).is_file():
@@ -117,7 +123,8 @@ def calibrate_checkpoint(cfg) -> dict:
     record = {k: result[k] for k in ("settings", "max_false_alarms_per_hour", "within_budget", "per_class",
                                      "validation")}
     record["settings"].update({"hop_ms": hop_ms, "window_ms": window_ms})
-    record["validation"]["input"] = str(cfg.input)
+    # the stream's name and folder only: the record ships inside the model, machine paths must not
+    record["validation"]["input"] = portable_name(cfg.input, parts=2)
     target = write_checkpoint_calibration(cfg.checkpoint, record, cfg.output)
     written = [str(target)]
     if cfg.onnx:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speechseq.errors import CheckpointError
 from speechseq.models.carried_state import CarriedState
 
 RUNTIMES = ("torch", "onnx", "numpy")
@@ -70,6 +71,7 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
     `num_threads` caps torch's CPU threads (numpy's BLAS threads for runtime=numpy): one small
     window per hop gains nothing from more, and a live loop should leave the other cores alone.
     """
+    check_runtime_fits(checkpoint, runtime)
     if runtime == "torch":
         try:
             import torch
@@ -95,6 +97,17 @@ def load_classifier(checkpoint: str | Path, runtime: str = "torch", num_threads:
         limit_blas_threads(num_threads)
         return NumpyClassifier(checkpoint)
     raise ValueError(f"runtime={runtime!r}: choose one of {list(RUNTIMES)}")
+
+
+def check_runtime_fits(checkpoint: str | Path, runtime: str) -> None:
+    """Refuse a model file the runtime cannot read, naming the runtime that can (before any slow load)."""
+    suffix = Path(str(checkpoint)).suffix.lower()
+    if suffix == ".onnx" and runtime in ("torch", "numpy"):
+        raise CheckpointError(f"checkpoint={checkpoint} is an ONNX export, which runtime={runtime} cannot read: "
+                              f"add runtime=onnx (or give the .safetensors checkpoint it was exported from)")
+    if suffix == ".safetensors" and runtime == "onnx":
+        raise CheckpointError(f"checkpoint={checkpoint} is a safetensors checkpoint, which runtime=onnx cannot read: "
+                              f"use runtime=torch or runtime=numpy, or export it with speechseq-export and give the .onnx")
 
 
 def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:

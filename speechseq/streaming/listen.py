@@ -13,7 +13,11 @@ import threading
 from contextlib import contextmanager
 
 from speechseq.cli import hydra_entry, run_guarded
-from speechseq.streaming.backends import load_classifier, resolve_checkpoint
+from speechseq.streaming.backends import (
+    check_runtime_fits,
+    load_classifier,
+    resolve_checkpoint,
+)
 from speechseq.streaming.live_view import PlainView, RichView
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
@@ -85,6 +89,8 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
         return None
     settings_from_config(cfg.stream)  # bad knobs fail before the device or the model opens
     checkpoint = resolve_checkpoint(cfg.checkpoint, cfg.runtime) if classifier is None else None
+    if checkpoint is not None:
+        check_runtime_fits(checkpoint, cfg.runtime)  # before the microphone opens
     if source is None:  # find the device before the (slower) model load
         source = MicrophoneSource(cfg.device, block_ms=cfg.block_ms)
     if classifier is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from speechseq.progress import Progress
 from speechseq.streaming.frontend import logmel
 from speechseq.streaming.recognizer import hop_and_window_frames
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
@@ -23,8 +24,6 @@ def hop_frame_indices(n_frames: int, hop_frames: int, window_frames: int) -> np.
 def window_posteriors(classifier, wave: np.ndarray, hop_ms: float, window_ms: float = 1000.0,
                       batch_size: int = 256, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(times_ms, probs[n_hops, n_classes]) for the whole wave."""
-    from tqdm.auto import tqdm
-
     spec = classifier.frontend
     feats = logmel(wave, spec)
     hop_frames, window_frames = hop_and_window_frames(spec, hop_ms, window_ms)
@@ -32,9 +31,11 @@ def window_posteriors(classifier, wave: np.ndarray, hop_ms: float, window_ms: fl
     times = spec.frame_end_sample(ends) * 1000.0 / spec.sample_rate
     windows = np.lib.stride_tricks.sliding_window_view(feats, (window_frames, feats.shape[1]))[:, 0]
     probs = []
-    batched = getattr(classifier, "batch", None)
-    for i in tqdm(range(0, len(ends), batch_size), desc=f"posteriors hop {hop_ms:g} ms", leave=False,
-                  disable=not progress, mininterval=2.0):
+    # torch and numpy backends call it `batch`, the ONNX one `classify_batch`
+    batched = getattr(classifier, "batch", None) or getattr(classifier, "classify_batch", None)
+    starts_of_batches = range(0, len(ends), batch_size)
+    for i in Progress(starts_of_batches, total=len(starts_of_batches), desc=f"posteriors hop {hop_ms:g} ms",
+                      unit="batch", enabled=progress, mininterval=2.0):
         starts = ends[i:i + batch_size] - window_frames + 1
         chunk = windows[starts]
         probs.append(batched(chunk) if batched else np.stack([classifier(w) for w in chunk]))

@@ -75,6 +75,8 @@ class WavFileSource(AudioSource):
         self.sample_rate = sample_rate
         self.block = max(1, round(block_ms * sample_rate / 1000))
         self.realtime = realtime
+        if self.path.is_dir():
+            raise SourceError(f"{self.path} is a folder; give a sound file")
         try:
             self.info = sf.info(str(self.path))
         except Exception as exc:  # soundfile raises several types for unreadable files

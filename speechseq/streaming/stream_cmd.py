@@ -28,10 +28,18 @@ def open_source(input_path: str, sample_rate: int, block_ms: float, realtime: bo
             raise ValueError(f"input=- carries {SAMPLE_RATE} Hz PCM, but the model wants {sample_rate} Hz; "
                              f"give a WAV file instead")
         return StdinPcmSource(stdin, block_ms=block_ms, realtime=realtime)
+    return WavFileSource(input_file(input_path), block_ms=block_ms, realtime=realtime, sample_rate=sample_rate)
+
+
+def input_file(input_path: str) -> Path:
+    """The sound file `input=` names, or FileNotFoundError saying what is there instead."""
     path = Path(input_path).expanduser()
+    if path.is_dir():
+        raise FileNotFoundError(f"input={path} is a folder; give a sound file in it (e.g. input={path}/stream.wav), "
+                                f"or input=- for PCM on stdin")
     if not path.is_file():
-        raise FileNotFoundError(f"input {path} does not exist (give a WAV file, or input=- for PCM on stdin)")
-    return WavFileSource(path, block_ms=block_ms, realtime=realtime, sample_rate=sample_rate)
+        raise FileNotFoundError(f"input={path} does not exist (give a WAV file, or input=- for PCM on stdin)")
+    return path
 
 
 def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> dict:
@@ -39,7 +47,9 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if not cfg.input:
         raise ValueError("pass input=FILE.wav, or input=- for raw 16-bit 16 kHz mono PCM on stdin")
-    settings_from_config(cfg.stream)  # bad knobs fail before the model loads
+    settings_from_config(cfg.stream)  # bad knobs, and a missing input, fail before the model loads
+    if cfg.input != "-":
+        input_file(cfg.input)
     if classifier is None:
         classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime, num_threads=cfg.num_threads)
     settings = settings_for(classifier, cfg.stream)  # null knobs: the model's calibrated values

@@ -33,7 +33,10 @@ def finish_run(tr: Trainer, run: Run, stop: StopFlag, t_begin: float, t_start: f
         if dist.is_main:
             log.info("time budget %g min: %d epochs", tr.budget.minutes, len(run.history))
     if run.status == "interrupted":
-        return _interrupted(summary, stop, run, dist)
+        summary = _interrupted(summary, stop, run, dist)
+        if dist.is_main:
+            print_run_paths(run)
+        return summary
     if dist.is_main and tr.data.test is not None and run.best_path.exists():
         summary.update(_test_report(tr, run))
     if dist.is_main:
@@ -43,7 +46,15 @@ def finish_run(tr: Trainer, run: Run, stop: StopFlag, t_begin: float, t_start: f
             plot_training_curves(tr.runlog.metrics_path, run.out_dir / "training_curves.png")
         summary["run_seconds"] = time.perf_counter() - t_begin
         atomic_write_text(run.out_dir / "summary.json", json.dumps(summary, indent=2))
+        print_run_paths(run)
     return summary
+
+
+def print_run_paths(run: Run) -> None:
+    """The run's last words: where its files are, and the checkpoint to evaluate, export or stream."""
+    best = run.best_path if run.best_path.exists() else "none (no epoch finished)"
+    print(f"run folder: {run.out_dir}", flush=True)
+    print(f"best checkpoint: {best}", flush=True)
 
 
 def _test_report(tr: Trainer, run: Run) -> dict:

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from tqdm.auto import tqdm
 
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.data.batches import batch_indices
@@ -31,6 +30,7 @@ from speechseq.fsutil import (
     OutputWriteError,
     atomic_write_text,
 )
+from speechseq.progress import Progress
 from speechseq.training.data import (  # noqa: F401  (re-exported: bench and tests import them from here)
     TrainingData,
     fit_normalization,
@@ -81,8 +81,9 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
     batches = batch_indices(indices, t.batch_size, rng, dist.rank, dist.world_size)
     generator = epoch_generator(t.seed, epoch, dist.rank, device)
     with feature_batches(tr.step, tr.source, batches, generator, tr.prefetch) as feed:
-        bar = tqdm(feed, total=tr.steps_per_epoch, desc=f"epoch {epoch + 1}/{tr.planned_epochs()}",
-                   unit="step", leave=False, disable=not (t.progress and dist.is_main))
+        # Off a terminal the bar stays silent: end_epoch logs the epoch's one line.
+        bar = Progress(feed, total=tr.steps_per_epoch, desc=f"epoch {epoch + 1}/{tr.planned_epochs()}",
+                       unit="step", enabled=t.progress and dist.is_main, line_off_terminal=False)
         stopped = None
         for i, (feats, labels, weights) in enumerate(bar):
             if stop_now(stop, i, t.log_every, dist, device):
@@ -150,11 +151,19 @@ def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -
     if improved:
         save_inference(run.best_path, tr.model, tr.data.label_set.names, tr.data.spec, extra={
             "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
-            "parameters": tr.n_params, "config": json.loads(tr.config_json)})
+            "parameters": tr.n_params, "config": inference_config(tr.config_json)})
     save_resume_state(run.last_path, {
         "epoch": epoch + 1, "model": tr.model.state_dict(), "optimizer": tr.step.optimizer.state_dict(),
         "scaler": tr.step.scaler.state_dict(), "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
         "history": [json.dumps(r) for r in run.history], "config": tr.config_json})
+
+
+def inference_config(config_json: str) -> dict:
+    """The run's settings as best.safetensors keeps them: without `paths` (this machine's run folder),
+    since the checkpoint travels (into speechseq/pretrained/, to other machines) and its folder does not."""
+    config = json.loads(config_json)
+    config.pop("paths", None)
+    return config
 
 
 def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: float) -> None:
@@ -202,12 +211,12 @@ def explain_write_failure(last_path: Path):
     """Turn a failed output write (disk full, folder gone or read-only) into one clear error."""
     try:
         yield
-    except OutputWriteError:
-        raise
     except OSError as exc:
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         kept = (f"the previous checkpoint {last_path} is intact: free space, then resume with "
                 f"trainer.resume={last_path}" if last_path.exists() else "no checkpoint had been written yet")
+        if isinstance(exc, OutputWriteError):  # already says which file and why
+            raise OutputWriteError(f"{exc}; {kept}") from None
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         raise OutputWriteError(f"could not write the run's outputs: {exc.strerror or exc}{where}; {kept}") from None
 
 
