@@ -120,9 +120,9 @@ def write_examples(loaded: LoadedModel, split: SplitData, preds: Predictions, pa
     waves = split.waves[clip_idx].cpu().float() / 32767.0
     feats = LogMel(loaded.frontend)(waves).numpy()
     examples = []
-    for feat, pos in zip(feats, positions):
+    for feat, wave, pos in zip(feats, waves.numpy(), positions):
         order = np.argsort(preds.probs[pos])[::-1]
-        examples.append({"features": feat, "true": loaded.labels[preds.targets[pos]],
+        examples.append({"features": feat, "wave": wave, "true": loaded.labels[preds.targets[pos]],
                          "pred": loaded.labels[order[0]],
                          "top": [(loaded.labels[k], float(preds.probs[pos, k])) for k in order[:3]],
                          "name": str(split.paths[preds.indices[pos]])})
