@@ -20,6 +20,7 @@ import numpy as np
 from speechseq.models.ring import FrameRing
 from speechseq.streaming.calibration_store import calibration_of
 from speechseq.streaming.frontend import IncrementalLogMel
+from speechseq.streaming.samples import mono_block
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
 
 MODES = ("window", "stateful", "auto")
@@ -93,8 +94,13 @@ class StreamingRecognizer:
         return self.spec.frame_end_sample(frame_index) * 1000.0 / self.spec.sample_rate
 
     def feed(self, samples: np.ndarray) -> list[Detection]:
-        """Mono float samples at the frontend's rate -> detections that fired within them."""
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        """Mono samples at the frontend's rate -> detections that fired within them.
+
+        Float samples in [-1, 1] as the sources give them, or int16 PCM, scaled by 1/32768 as the
+        microphone path scales it; other dtypes, NaN/inf and several channels raise ValueError
+        (speechseq.streaming.samples says why: int16 taken as floats used to detect nothing).
+        """
+        samples = mono_block(samples, "StreamingRecognizer.feed")
         if samples.size:
             rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
             self.level_dbfs = 20 * np.log10(max(rms, 1e-6))
