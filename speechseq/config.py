@@ -69,6 +69,13 @@ class AugmentConfig:
     fragment_max_kept: float = 0.5
     whole_min_kept: float = 0.8
     speed_factors: List[float] = field(default_factory=list)
+    room_prob: float = 0.0         # share of word clips put in a room (reverberation); 0 = off
+    rt60: List[float] = field(default_factory=lambda: [0.2, 1.0])      # simulated rooms' RT60 range (s)
+    distance: List[float] = field(default_factory=lambda: [0.5, 5.0])  # talker to microphone (m)
+    rir_bank_size: int = 1000      # simulated rooms in the bank (built once, cached in rir_cache_dir)
+    rir_seed: int = 0              # the bank's seed (same seed, same bank)
+    rir_dir: Optional[str] = None  # recorded impulse responses instead of simulated rooms
+    rir_cache_dir: Optional[str] = None  # where simulated banks are kept (the yamls: ${data.cache_dir}); null: none
     freq_mask_param: int = 7
     num_freq_masks: int = 2
     time_mask_param: int = 10

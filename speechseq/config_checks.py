@@ -19,6 +19,8 @@ def _require(cond: bool, key: str, message: str) -> None:
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
 PREFETCH_MODES = ON_DEVICE_MODES  # trainer.prefetch: the same three
+RT60_LIMITS = (0.1, 2.0)      # augment.rt60, seconds: drier or more reverberant rooms are not simulated here
+DISTANCE_LIMITS = (0.2, 8.0)  # augment.distance, metres: what fits in the rooms drawn (up to 12 x 10 m)
 
 
 def _require_device(value: str, key: str) -> None:
@@ -114,6 +116,19 @@ def validate_augment(a) -> None:
     _require(0 <= a.fragment_max_kept <= a.whole_min_kept <= 1, "augment.whole_min_kept",
              "need 0 <= fragment_max_kept <= whole_min_kept <= 1")
     _require(all(0.5 <= f <= 2.0 for f in a.speed_factors), "augment.speed_factors", "factors must be within 0.5..2")
+    _validate_rooms(a)
+
+
+def _validate_rooms(a) -> None:
+    from pathlib import Path
+
+    _require(0 <= a.room_prob <= 1, "augment.room_prob", "must be within 0..1")
+    _require_range(a.rt60, "augment.rt60", *RT60_LIMITS)
+    _require_range(a.distance, "augment.distance", *DISTANCE_LIMITS)
+    _require(a.rir_bank_size >= 1, "augment.rir_bank_size", f"must be at least 1, got {a.rir_bank_size}")
+    _require(a.rir_seed >= 0, "augment.rir_seed", f"must not be negative, got {a.rir_seed}")
+    _require(not a.rir_dir or Path(a.rir_dir).expanduser().is_dir(), "augment.rir_dir",
+             f"{a.rir_dir} is not a folder of impulse responses")
 
 
 def validate_bench(cfg) -> None:

@@ -1,4 +1,6 @@
-"""Training-time augmentation on the device: time shift, background noise at a drawn SNR, gain,
-speed perturbation, and SpecAugment masks, in that order, drawn from one generator per epoch so
-a run is reproducible. Uses the data room's noise bank; nothing here runs at inference.
+"""Training-time augmentation on the device: speed perturbation, time shift, a room (an impulse
+response, simulated with pyroomacoustics or recorded), background noise at a drawn SNR, gain, and
+SpecAugment masks, in that order, drawn from one generator per epoch so a run is reproducible.
+Uses the data room's noise bank. Nothing here runs at inference; evaluation may put its clips in
+rooms with `rooms.reverberate`.
 """

@@ -1,9 +1,10 @@
 """Training-time augmentation on the batch's device, vectorised over the batch.
 
 Multi-condition training: each clip is shifted (far enough, sometimes, to leave only a fragment
-of the word, which is then labelled `_unknown_`), mixed with background noise at an SNR drawn
-per clip, made louder or quieter, and optionally sped up or slowed down. Silence clips are
-background noise at a level drawn over a wide range. SpecAugment masks the features afterwards.
+of the word, which is then labelled `_unknown_`), sometimes put in a room (convolved with an
+impulse response: speech across a room, not into a headset), mixed with background noise at an
+SNR drawn per clip, made louder or quieter, and optionally sped up or slowed down. Silence clips
+are background noise at a level drawn over a wide range. SpecAugment masks the features afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import torch
 import torchaudio.functional as AF
 from torch import nn
 
+from speechseq.augment.rir_bank import RirBank
+from speechseq.augment.rooms import load_room_bank, put_in_rooms
 from speechseq.data.splits import NoiseBank
 
 NOISE_MODES = ("snr", "gain")
@@ -35,6 +38,7 @@ class WaveAugmentConfig:
     fragment_max_kept: float = 0.5
     whole_min_kept: float = 0.8
     speed_factors: tuple[float, ...] = ()
+    room_prob: float = 0.0   # share of word clips put in a room (needs a RirBank)
 
     @classmethod
     def from_cfg(cls, a) -> "WaveAugmentConfig":
@@ -45,7 +49,8 @@ class WaveAugmentConfig:
                    snr_db=pair(a.snr_db), noise_volume=a.noise_volume, gain_db=pair(a.gain_db),
                    silence_dbfs=pair(a.silence_dbfs), fragment_prob=a.fragment_prob,
                    fragment_shift_ms=pair(a.fragment_shift_ms), fragment_max_kept=a.fragment_max_kept,
-                   whole_min_kept=a.whole_min_kept, speed_factors=tuple(float(f) for f in a.speed_factors))
+                   whole_min_kept=a.whole_min_kept, speed_factors=tuple(float(f) for f in a.speed_factors),
+                   room_prob=a.room_prob)
 
 
 def mix_at_snr(speech: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
@@ -109,13 +114,17 @@ class WaveAugment(nn.Module):
     """
 
     def __init__(self, noise: NoiseBank, sample_rate: int = 16000, config: WaveAugmentConfig = WaveAugmentConfig(),
-                 silence_label: int | None = None, unknown_label: int | None = None):
+                 silence_label: int | None = None, unknown_label: int | None = None,
+                 rooms: RirBank | None = None):
         super().__init__()
         if config.noise_mode not in NOISE_MODES:
             raise ValueError(f"augment.noise_mode={config.noise_mode!r}: choose one of {list(NOISE_MODES)}")
         self.noise, self.sample_rate, self.cfg = noise, sample_rate, config
         self.silence_label, self.unknown_label = silence_label, unknown_label
         self.max_shift = int(sample_rate * config.time_shift_ms / 1000)
+        if config.room_prob > 0 and rooms is None:
+            raise ValueError("augment.room_prob > 0 needs a bank of room impulse responses (rooms=...)")
+        self.rooms = rooms
 
     def forward(self, waves: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -123,6 +132,7 @@ class WaveAugment(nn.Module):
         waves = speed_perturb(waves, self.cfg.speed_factors, self.sample_rate, generator)
         waves, labels, weights = self._shift(waves, labels, is_silence, generator)
         waves = self._silence_levels(waves, is_silence, generator)
+        waves = self._add_room(waves, is_silence, generator)
         waves = self._add_noise(waves, is_silence, generator)
         if self.cfg.gain_db != (0.0, 0.0):
             gain_db = uniform(self.cfg.gain_db, len(waves), waves.device, generator)
@@ -164,6 +174,17 @@ class WaveAugment(nn.Module):
         target = 10.0 ** (uniform(self.cfg.silence_dbfs, len(waves), waves.device, generator) / 20.0)
         scale = torch.where(is_silence & (rms > 0), target / rms.clamp_min(1e-9), torch.ones_like(rms))
         return waves * scale[:, None]
+
+    def _add_room(self, waves, is_silence, generator=None):
+        """A share (room_prob) of the word clips through a bank RIR each; no draws at room_prob=0."""
+        if self.cfg.room_prob <= 0:
+            return waves
+        if self.rooms.rirs.device != waves.device:  # moved once, on the first batch
+            self.rooms = self.rooms.to(waves.device)
+        batch, device = len(waves), waves.device
+        use = (torch.rand(batch, device=device, generator=generator) < self.cfg.room_prob) & ~is_silence
+        choice = torch.randint(len(self.rooms), (batch,), device=device, generator=generator)
+        return put_in_rooms(waves, self.rooms, use, choice)
 
     def _add_noise(self, waves, is_silence, generator=None):
         cfg, g = self.cfg, generator
@@ -223,6 +244,7 @@ def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str]) -
         return None, None
     wave = WaveAugment(noise, sample_rate, WaveAugmentConfig.from_cfg(a),
                        silence_label=labels.index(SILENCE) if SILENCE in labels else None,
-                       unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None)
+                       unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None,
+                       rooms=load_room_bank(a, sample_rate))
     spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks)
     return wave, spec
