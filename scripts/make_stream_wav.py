@@ -19,7 +19,7 @@ _unknown_) and DIR/words.csv (label,start_ms,end_ms,word,file). Score a model on
 import argparse
 import sys
 
-from speechseq.config_checks import DISTANCE_LIMITS, RT60_LIMITS
+from speechseq.config.checks import DISTANCE_LIMITS, RT60_LIMITS
 from speechseq.labels import make_label_set
 from speechseq.streaming.synth_stream import NOISE_RECIPES, build_stream, write_stream
 

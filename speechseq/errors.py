@@ -1,7 +1,7 @@
 """Errors a user causes and can fix, defined here so the console scripts' one-line handler
 (`speechseq.cli`) knows them without importing the stages that raise them.
 
-The rest live beside their single owner: `AudioReadError` (audio), `ConfigError` (config_checks),
+The rest live beside their single owner: `AudioReadError` (audio), `ConfigError` (config.checks),
 `OutputWriteError` (fsutil).
 """
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speechseq.config_checks import ConfigError
+from speechseq.config.checks import ConfigError
 from speechseq.fsutil import atomic_path
 
 log = logging.getLogger(__name__)

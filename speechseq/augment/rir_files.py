@@ -16,7 +16,7 @@ import numpy as np
 
 from speechseq.audio import MIN_SAMPLE_RATE, resample
 from speechseq.augment.rir_bank import RirBank, stack_rirs, trim_rir
-from speechseq.config_checks import ConfigError
+from speechseq.config.checks import ConfigError
 
 log = logging.getLogger(__name__)
 MAX_SECONDS = 5.0  # a longer file is a recording of something else, not one impulse response

@@ -1,142 +1,20 @@
-"""Structured config schemas: Hydra validates every YAML file and override against these.
-
-An unknown key or a wrong type fails at start with the key named; `validate_*`
-(speechseq/config_checks.py) adds range checks (negative sizes and the like) before any data is read.
-"""
+"""Schemas of the other console scripts: stream, listen, serve, eval, export, bench."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
 
-# the range checks live in their own module; re-exported here, where callers have always found them
-from speechseq.config_checks import (  # noqa: F401
-    ON_DEVICE_MODES,
-    PRECISIONS,
-    PREFETCH_MODES,
-    ConfigError,
-    validate_augment,
-    validate_bench,
-    validate_data,
-    validate_eval,
-    validate_train,
+from speechseq.config.training import (
+    AugmentConfig,
+    DataConfig,
+    FeaturesConfig,
+    ModelConfig,
+    OptimConfig,
+    PathsConfig,
 )
-
-PACKAGE_CONF_DIR = Path(__file__).resolve().parent / "conf"
-
-
-@dataclass
-class DataConfig:
-    root: str = "data/SpeechCommands/speech_commands_v0.02"
-    task: str = "v2_12"            # v2_12 | v2_35 | custom
-    words: Optional[List[str]] = None
-    layout: str = "auto"           # auto | lists | hash | testset
-    silence_percentage: float = 10.0
-    unknown_percentage: float = 10.0
-    cache_dir: Optional[str] = "~/.cache/speechseq"
-    decode_workers: int = 2
-    seed: int = 0                  # fixes the unknown/silence picks of evaluation splits
-    on_device: str = "auto"        # CUDA: keep whole splits on the GPU: auto (if they fit) | true | false
-
-
-@dataclass
-class FeaturesConfig:
-    sample_rate: int = 16000
-    n_fft: int = 512
-    win_length: int = 480
-    hop_length: int = 160
-    n_mels: int = 40
-    f_min: float = 20.0
-    f_max: float = 7600.0
-
-
-@dataclass
-class AugmentConfig:
-    enabled: bool = True
-    time_shift_ms: float = 100.0
-    noise_prob: float = 0.8
-    noise_mode: str = "snr"        # snr: per-clip SNR from snr_db | gain: TF recipe, gain U[0, noise_volume]
-    snr_db: List[float] = field(default_factory=lambda: [-5.0, 25.0])
-    noise_volume: float = 0.1
-    gain_db: List[float] = field(default_factory=lambda: [0.0, 0.0])
-    silence_dbfs: Optional[List[float]] = None
-    fragment_prob: float = 0.0
-    fragment_shift_ms: List[float] = field(default_factory=lambda: [400.0, 900.0])
-    fragment_max_kept: float = 0.5
-    whole_min_kept: float = 0.8
-    speed_factors: List[float] = field(default_factory=list)
-    room_prob: float = 0.0         # share of word clips put in a room (reverberation); 0 = off
-    rt60: List[float] = field(default_factory=lambda: [0.2, 1.0])      # simulated rooms' RT60 range (s)
-    distance: List[float] = field(default_factory=lambda: [0.5, 5.0])  # talker to microphone (m)
-    rir_bank_size: int = 1000      # simulated rooms in the bank (built once, cached in rir_cache_dir)
-    rir_seed: int = 0              # the bank's seed (same seed, same bank)
-    rir_dir: Optional[str] = None  # recorded impulse responses instead of simulated rooms
-    rir_cache_dir: Optional[str] = None  # where simulated banks are kept (the yamls: ${data.cache_dir}); null: none
-    freq_mask_param: int = 7
-    num_freq_masks: int = 2
-    time_mask_param: int = 10
-    num_time_masks: int = 2
-
-
-@dataclass
-class ModelConfig:
-    cell: str = "lstm"             # lstm | gru | rnn
-    hidden_size: int = 128
-    num_layers: int = 2
-    bidirectional: bool = True
-    dropout: float = 0.1
-    pooling: str = "mean"          # mean | attention
-    frame_stack: int = 1           # stack k frames per RNN step (k times fewer steps)
-    nonlinearity: str = "tanh"     # cell=rnn: tanh | relu (nn.RNN's activation)
-
-
-@dataclass
-class OptimConfig:
-    lr: float = 3e-3
-    weight_decay: float = 1e-2
-    schedule: str = "warmup_cosine"  # warmup_cosine | constant
-    warmup_fraction: float = 0.1
-    grad_clip: float = 1.0
-    label_smoothing: float = 0.05
-
-
-@dataclass
-class TrainerConfig:
-    max_epochs: int = 30
-    batch_size: int = 128
-    eval_batch_size: int = 512
-    device: str = "auto"           # auto | cpu | cuda | cuda:N
-    precision: str = "auto"        # auto (fp16 on CUDA, bf16 on a CPU with native bf16, else fp32) | fp32 | fp16 | bf16
-    num_threads: int = 0           # torch CPU threads; 0 = all cores
-    seed: int = 0
-    resume: Optional[str] = None
-    test_after_training: bool = True
-    progress: bool = True
-    log_every: int = 20            # steps between progress-bar updates (each one syncs the device)
-    max_minutes: Optional[float] = None  # time budget: the LR schedule is fitted to it, training ends inside it
-    test_noise_snr: List[float] = field(default_factory=list)  # also score the test split at these SNRs (dB)
-    prefetch: str = "auto"         # next batch's augmentation + log-mel in a thread: auto (CPU with a spare core) | true | false
-
-
-@dataclass
-class PathsConfig:
-    output_dir: str = "${hydra:runtime.output_dir}"
-
-
-@dataclass
-class TrainConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    features: FeaturesConfig = field(default_factory=FeaturesConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    debug: bool = False
 
 
 @dataclass
@@ -225,6 +103,9 @@ class EvalConfig:
     batch_size: int = 512
     plots: bool = True
     noise_snr: List[float] = field(default_factory=list)  # mode=clips: also score with background noise at these SNRs (dB)
+    reverb_rt60: List[float] = field(default_factory=list)  # mode=clips: also score every clip in a room of these RT60s (s)
+    reverb_distance: List[float] = field(default_factory=lambda: [1.0, 4.0])  # talker-microphone range of those rooms (m)
+    reverb_rooms: int = 200        # rooms drawn per RT60 (each clip gets one of them, seeded)
     stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     debug: bool = False
@@ -269,30 +150,3 @@ class BenchConfig:
     seed: int = 0
     paths: PathsConfig = field(default_factory=PathsConfig)
     debug: bool = False
-
-
-# Under a short time budget the model is still underfitting when time runs out, so what buys
-# epochs or speeds learning beats what regularises: with trainer.max_minutes=5 three stacked frames
-# gave +2.1 points of validation accuracy over two (2 seeds), and turning SpecAugment and dropout
-# off gave more (docs/noise.md), while for the full 120 epochs two frames gave +1.6 over three (3 seeds).
-# Between 10 and ~20 minutes untested.
-SHORT_BUDGET_MINUTES = 10.0
-
-
-def if_short_budget(max_minutes, short, otherwise):
-    """`${speechseq.if_short_budget:${trainer.max_minutes},SHORT,OTHERWISE}` in experiment=mini:
-    SHORT under a time budget of at most SHORT_BUDGET_MINUTES, OTHERWISE without one or above it."""
-    is_short = max_minutes is not None and float(max_minutes) <= SHORT_BUDGET_MINUTES
-    return short if is_short else otherwise
-
-
-def register_configs() -> None:
-    OmegaConf.register_new_resolver("speechseq.if_short_budget", if_short_budget, replace=True)
-    cs = ConfigStore.instance()
-    cs.store(name="train_schema", node=TrainConfig)
-    cs.store(name="eval_schema", node=EvalConfig)
-    cs.store(name="export_schema", node=ExportConfig)
-    cs.store(name="stream_schema", node=StreamConfig)
-    cs.store(name="listen_schema", node=ListenConfig)
-    cs.store(name="serve_schema", node=ServeConfig)
-    cs.store(name="bench_schema", node=BenchConfig)

@@ -37,12 +37,14 @@ def _require_precision(value: str, key: str) -> None:
 
 def validate_data(cfg) -> None:
     _require(cfg.task in ("v2_12", "v2_35", "custom"), "data.task", f"{cfg.task!r} is not v2_12, v2_35 or custom")
-    _require(cfg.task != "custom" or bool(cfg.words), "data.words", "data.task=custom needs data.words=[word,...]")
+    _require(cfg.task != "custom" or bool(cfg.words) or bool(cfg.custom_root), "data.words",
+             "data.task=custom needs data.words=[word,...] (or data.custom_root=DIR of word folders)")
     _require(cfg.layout in ("auto", "lists", "hash", "testset"), "data.layout", f"{cfg.layout!r} is not auto, lists, hash or testset")
     for key in ("silence_percentage", "unknown_percentage"):
         _require(0 <= cfg[key] <= 100, f"data.{key}", f"must be within 0..100, got {cfg[key]}")
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
     _require_mode(cfg.on_device, "data.on_device", ON_DEVICE_MODES)
+    _require(0 < cfg.validation_share <= 0.5, "data.validation_share", f"must be within (0, 0.5], got {cfg.validation_share}")
 
 
 def validate_eval(cfg) -> None:
@@ -55,6 +57,9 @@ def validate_eval(cfg) -> None:
     _require(cfg.split in ("test", "validation", "train"), "split", f"{cfg.split!r} is not test, validation or train")
     _require(cfg.batch_size > 0, "batch_size", f"must be positive, got {cfg.batch_size}")
     _require_device(cfg.device, "device")
+    _require_rt60s(cfg.reverb_rt60, "reverb_rt60")
+    _require_range(cfg.reverb_distance, "reverb_distance", *DISTANCE_LIMITS)
+    _require(cfg.reverb_rooms >= 1, "reverb_rooms", f"must be at least 1, got {cfg.reverb_rooms}")
 
 
 def validate_train(cfg) -> None:
@@ -92,7 +97,22 @@ def validate_train(cfg) -> None:
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
     _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
     _require_mode(t.prefetch, "trainer.prefetch", PREFETCH_MODES)
+    _require_rt60s(t.test_reverb_rt60, "trainer.test_reverb_rt60")
     validate_augment(cfg.augment)
+    validate_calibration(cfg.calibration)
+
+
+def _require_rt60s(values, key: str) -> None:
+    for v in values:
+        _require(RT60_LIMITS[0] <= v <= RT60_LIMITS[1], key, f"RT60 {v} s is outside {list(RT60_LIMITS)}")
+
+
+def validate_calibration(c) -> None:
+    _require(c.seconds >= 60, "calibration.seconds", f"must be at least 60 (a stream of words), got {c.seconds}")
+    _require(c.max_false_alarms_per_hour >= 0, "calibration.max_false_alarms_per_hour", "must not be negative")
+    _require(RT60_LIMITS[0] <= c.rt60 <= RT60_LIMITS[1], "calibration.rt60", f"must be within {list(RT60_LIMITS)}")
+    _require(DISTANCE_LIMITS[0] <= c.distance <= DISTANCE_LIMITS[1], "calibration.distance",
+             f"must be within {list(DISTANCE_LIMITS)}")
 
 
 def _require_range(value, key: str, low: float | None = None, high: float | None = None) -> None:

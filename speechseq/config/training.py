@@ -1,0 +1,148 @@
+"""Schemas of speechseq-train: data, features, augment, model, optim, trainer, calibration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+
+@dataclass
+class DataConfig:
+    root: str = "data/SpeechCommands/speech_commands_v0.02"
+    task: str = "v2_12"            # v2_12 | v2_35 | custom
+    words: Optional[List[str]] = None
+    layout: str = "auto"           # auto | lists | hash | testset
+    silence_percentage: float = 10.0
+    unknown_percentage: float = 10.0
+    cache_dir: Optional[str] = "~/.cache/speechseq"
+    decode_workers: int = 2
+    seed: int = 0                  # fixes the unknown/silence picks of evaluation splits
+    on_device: str = "auto"        # CUDA: keep whole splits on the GPU: auto (if they fit) | true | false
+    custom_root: Optional[str] = None  # the user's own words (<word>/*.wav, no lists); data.root gives the negatives
+    validation_share: float = 0.2  # of each custom word's takes, set aside for validation
+
+
+@dataclass
+class FeaturesConfig:
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 480
+    hop_length: int = 160
+    n_mels: int = 40
+    f_min: float = 20.0
+    f_max: float = 7600.0
+
+
+@dataclass
+class AugmentConfig:
+    enabled: bool = True
+    time_shift_ms: float = 100.0
+    noise_prob: float = 0.8
+    noise_mode: str = "snr"        # snr: per-clip SNR from snr_db | gain: TF recipe, gain U[0, noise_volume]
+    snr_db: List[float] = field(default_factory=lambda: [-5.0, 25.0])
+    noise_volume: float = 0.1
+    gain_db: List[float] = field(default_factory=lambda: [0.0, 0.0])
+    silence_dbfs: Optional[List[float]] = None
+    fragment_prob: float = 0.0
+    fragment_shift_ms: List[float] = field(default_factory=lambda: [400.0, 900.0])
+    fragment_max_kept: float = 0.5
+    whole_min_kept: float = 0.8
+    speed_factors: List[float] = field(default_factory=list)
+    room_prob: float = 0.0         # share of word clips put in a room (reverberation); 0 = off
+    rt60: List[float] = field(default_factory=lambda: [0.2, 1.0])      # simulated rooms' RT60 range (s)
+    distance: List[float] = field(default_factory=lambda: [0.5, 5.0])  # talker to microphone (m)
+    rir_bank_size: int = 1000      # simulated rooms in the bank (built once, cached in rir_cache_dir)
+    rir_seed: int = 0              # the bank's seed (same seed, same bank)
+    rir_dir: Optional[str] = None  # recorded impulse responses instead of simulated rooms
+    rir_cache_dir: Optional[str] = None  # where simulated banks are kept (the yamls: ${data.cache_dir}); null: none
+    freq_mask_param: int = 7
+    num_freq_masks: int = 2
+    time_mask_param: int = 10
+    num_time_masks: int = 2
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "lstm"             # lstm | gru | rnn
+    hidden_size: int = 128
+    num_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.1
+    pooling: str = "mean"          # mean | attention
+    frame_stack: int = 1           # stack k frames per RNN step (k times fewer steps)
+    nonlinearity: str = "tanh"     # cell=rnn: tanh | relu (nn.RNN's activation)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    schedule: str = "warmup_cosine"  # warmup_cosine | constant
+    warmup_fraction: float = 0.1
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.05
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 30
+    batch_size: int = 128
+    eval_batch_size: int = 512
+    device: str = "auto"           # auto | cpu | cuda | cuda:N
+    precision: str = "auto"        # auto (fp16 on CUDA, bf16 on a CPU with native bf16, else fp32) | fp32 | fp16 | bf16
+    num_threads: int = 0           # torch CPU threads; 0 = all cores
+    seed: int = 0
+    resume: Optional[str] = None
+    test_after_training: bool = True
+    progress: bool = True
+    log_every: int = 20            # steps between progress-bar updates (each one syncs the device)
+    max_minutes: Optional[float] = None  # time budget: the LR schedule is fitted to it, training ends inside it
+    test_noise_snr: List[float] = field(default_factory=list)  # also score the test split at these SNRs (dB)
+    prefetch: str = "auto"         # next batch's augmentation + log-mel in a thread: auto (CPU with a spare core) | true | false
+    init_from: Optional[str] = None  # start from this checkpoint's encoder (the head is new): a .safetensors | pretrained
+    test_reverb_rt60: List[float] = field(default_factory=list)  # also score the test split in rooms of these RT60s (s)
+
+
+@dataclass
+class CalibrationConfig:
+    """The detector calibrated at the end of training on streams built from the validation split."""
+    enabled: bool = False
+    seconds: float = 300.0         # of each validation stream (near, and far when rooms is true)
+    rooms: bool = True             # also a far stream: the same words played in one simulated room
+    rt60: float = 0.6              # that room (s, Sabine)
+    distance: float = 2.5          # talker to microphone (m)
+    max_false_alarms_per_hour: float = 30.0  # the budget the thresholds are chosen for
+    seed: int = 0
+
+
+@dataclass
+class PathsConfig:
+    output_dir: str = "${hydra:runtime.output_dir}"
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    debug: bool = False
+
+
+# Under a short time budget the model is still underfitting when time runs out, so what buys
+# epochs or speeds learning beats what regularises: with trainer.max_minutes=5 three stacked frames
+# gave +2.1 points of validation accuracy over two (2 seeds), and turning SpecAugment and dropout
+# off gave more (docs/noise.md), while for the full 120 epochs two frames gave +1.6 over three (3 seeds).
+# Between 10 and ~20 minutes untested.
+SHORT_BUDGET_MINUTES = 10.0
+
+
+def if_short_budget(max_minutes, short, otherwise):
+    """`${speechseq.if_short_budget:${trainer.max_minutes},SHORT,OTHERWISE}` in experiment=mini:
+    SHORT under a time budget of at most SHORT_BUDGET_MINUTES, OTHERWISE without one or above it."""
+    is_short = max_minutes is not None and float(max_minutes) <= SHORT_BUDGET_MINUTES
+    return short if is_short else otherwise
