@@ -153,10 +153,11 @@ def stack_rirs(rirs: list[np.ndarray], direct: list[int], info: dict) -> RirBank
 
 def build_bank(spec: RoomSpec) -> RirBank:
     """Simulate the `spec.size` rooms of a bank (serially: a few hundredths to tenths of a second each)."""
-    from tqdm.auto import tqdm
+    from speechseq.progress import Progress
 
     rirs, direct, info = [], [], {}
-    for i in tqdm(range(spec.size), desc="room impulse responses", unit="room", leave=False):
+    for i in Progress(range(spec.size), total=spec.size, desc="room impulse responses", unit="room",
+                      line_off_terminal=False):  # the caller logs the build time
         rir, d, drawn = simulate_rir(spec, i)
         rirs.append(rir)
         direct.append(d)

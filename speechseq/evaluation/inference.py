@@ -7,6 +7,7 @@ import torch
 
 from speechseq.data.batches import batch_indices, gather_batch
 from speechseq.data.splits import NoiseBank, SplitData
+from speechseq.errors import DatasetError
 from speechseq.features.logmel import LogMel
 from speechseq.progress import Progress
 
@@ -25,6 +26,9 @@ def predict_split(model: torch.nn.Module, frontend: LogMel, split: SplitData, in
     `transform(waves, labels) -> waves` alters each batch before the frontend (noise, for
     scoring in noise); it must draw from its own generator, so the silence slots stay the same.
     """
+    if len(indices) == 0:
+        raise DatasetError(f"the {split.name} split has no clips to score for this model's labels (its words "
+                           f"have no clips there, and no unknown or silence slots were drawn)")
     model.eval()
     generator = torch.Generator(device=split.waves.device).manual_seed(seed)
     targets, probs = [], []

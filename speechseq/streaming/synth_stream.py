@@ -87,21 +87,22 @@ def noise_gain_envelope(n: int, starts: list[int], gains: list[float]) -> np.nda
     return np.asarray(gains, np.float32)[np.searchsorted(bounds, np.arange(n), side="right")]
 
 
-def build_stream(root: str | Path, split: str, label_set: LabelSet, seconds: float = 600.0,
+def build_stream(root, split: str, label_set: LabelSet, seconds: float = 600.0,
                  unknown_fraction: float = 0.3, background_volume: float = 0.1, word_gap_ms: float = 2000.0,
                  jitter_ms: float = 250.0, seed: int = 0, layout: str = "auto", noise: str = "tf",
                  snr_db: tuple[float, float] = (0.0, 20.0)):
-    """(wave float32, [StreamWord]) for `seconds` of audio from `split` of the dataset at `root`.
+    """(wave float32, [StreamWord]) for `seconds` of audio from `split` of the dataset at `root`
+    (a folder, or an already scanned DatasetIndex).
 
     `noise`: the background recipe (NOISE_RECIPES; see `background`); with `snr` the noise
     around each word sits `snr_db` (uniform in the range) below the word's speech RMS.
     """
     from speechseq.audio import read_audio
-    from speechseq.data.layout import DatasetError, scan_dataset
+    from speechseq.data.layout import DatasetError, DatasetIndex, scan_dataset
 
     rng = np.random.default_rng(seed)
     noise_rng = np.random.default_rng([seed, 1])  # its own draws: the words do not depend on the recipe
-    index = scan_dataset(root, layout)
+    index = root if isinstance(root, DatasetIndex) else scan_dataset(root, layout)
     clips = index.splits.get(split, [])
     keyword_clips = [c for c in clips if c.word in label_set.words]
     unknown_clips = [c for c in clips if c.word not in label_set.words and not c.word.startswith("_")]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from speechseq.data.enroll import enrollment_index
 from speechseq.data.layout import DatasetIndex, scan_dataset
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.features.logmel import FrontendSpec, LogMel
@@ -27,12 +28,22 @@ class TrainingData:
     test: SplitData | None
     noise: NoiseBank
     report: dict
+    index: DatasetIndex | None = None  # the scanned folder(s): the end-of-run calibration builds streams from it
 
 
 def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
-    """The label set of `data` and the scanned folder, checked to have every keyword."""
-    label_set = make_label_set(d.task, list(d.words) if d.words else None)
-    index = scan_dataset(d.root, d.layout)
+    """The label set of `data` and the scanned folder, checked to have every keyword.
+
+    With `data.custom_root` the user's word folders are the keywords and `data.root` gives the
+    negatives, the noise and the test split (speechseq.data.enroll).
+    """
+    if d.custom_root:
+        words, index = enrollment_index(d.custom_root, d.root, list(d.words) if d.words else None,
+                                        d.validation_share, d.layout)
+        label_set = make_label_set("custom", words)
+    else:
+        label_set = make_label_set(d.task, list(d.words) if d.words else None)
+        index = scan_dataset(d.root, d.layout)
     check_words(index, label_set)
     return label_set, index
 
@@ -51,6 +62,10 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
     train_split = load_data_split(index, "train", label_set, d, spec)
     val_split = load_data_split(index, "validation", label_set, d, spec)
     test_split = load_data_split(index, "test", label_set, d, spec) if load_test and index.splits["test"] else None
+    if test_split is not None and len(test_split.keyword_idx) == 0:  # e.g. own words that Speech Commands lacks
+        log.warning("the test split of %s has no clips of the words %s: the test pass is skipped (score a "
+                    "folder of test takes with speechseq-eval)", index.root, list(label_set.words))
+        test_split = None
     noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate)
     splits = [s for s in (train_split, val_split, test_split) if s is not None]
     report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
@@ -62,7 +77,7 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
     if len(noise) == 0:
         log.warning("no background noise under %s/_background_noise_: silence is digital zero and "
                     "noise augmentation is off", index.root)
-    return TrainingData(label_set, spec, train_split, val_split, test_split, noise, report)
+    return TrainingData(label_set, spec, train_split, val_split, test_split, noise, report, index)
 
 
 def frontend_spec(cfg: DictConfig) -> FrontendSpec:

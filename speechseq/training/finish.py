@@ -15,6 +15,7 @@ from speechseq.evaluation.evaluate import (
     write_report,
 )
 from speechseq.fsutil import atomic_write_text
+from speechseq.training.calibration import calibrate_after_training
 from speechseq.training.distributed import DistInfo, StopFlag
 from speechseq.training.setup import Run, Trainer
 
@@ -37,6 +38,9 @@ def finish_run(tr: Trainer, run: Run, stop: StopFlag, t_begin: float, t_start: f
         if dist.is_main:
             print_run_paths(run)
         return summary
+    if dist.is_main and tr.cfg.calibration.enabled and run.best_path.exists() and tr.data.index is not None:
+        record = calibrate_after_training(tr.cfg, run.best_path, tr.data.index, tr.data.label_set, run.out_dir)
+        summary["calibration"] = {"settings": record["settings"], "validation": record["validation"]}
     if dist.is_main and tr.data.test is not None and run.best_path.exists():
         summary.update(_test_report(tr, run))
     if dist.is_main:

@@ -42,6 +42,7 @@ from speechseq.training.step import (
     TrainStep,
     amp_settings,
 )
+from speechseq.training.transfer import init_from_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ def build_model(cfg: DictConfig, data: TrainingData, device: torch.device, state
         log.info("resumed from %s after epoch %d", cfg.trainer.resume, int(state["epoch"]))
     else:
         fit_normalization(model, frontend, data.train, device, seed=cfg.trainer.seed)
+        if cfg.trainer.init_from:  # the source's normalisation comes with its encoder
+            init_from_checkpoint(model, cfg.trainer.init_from, frontend.spec)
     return model.to(device)
 
 
