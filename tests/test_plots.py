@@ -14,6 +14,7 @@ from speechseq.evaluation.plots import (
     plot_detection_curve,
     plot_examples,
     plot_noise_curve,
+    plot_reverb_curve,
     plot_training_curves,
 )
 
@@ -120,6 +121,9 @@ def draw_every_plot(tmp_path) -> None:
     plot_examples(example_clips(2, with_waves=True), tmp_path / "examples.png")
     plot_noise_curve(0.9, [{"snr_db": s, "accuracy": a} for s, a in [(0, 0.5), (10, 0.8), (20, 0.88)]],
                      tmp_path / "noise.png")
+    plot_reverb_curve(0.9, [{"rt60_s": t, "distance_m": [1.0, 4.0], "snr_db": s, "accuracy": a - t / 3}
+                            for t in (0.3, 0.6, 0.9) for s, a in [(None, 0.85), (10.0, 0.75)]],
+                      tmp_path / "reverb.png", noise_rows=[{"snr_db": 10.0, "accuracy": 0.8}])
     sweep = [{"threshold": t, "correct_pct": 90 - 50 * t, "wrong_pct": 8 - 6 * t,
               "false_alarms_per_hour": 20 * (1 - t)} for t in np.linspace(0.3, 0.9, 7)]
     plot_detection_curve(sweep, tmp_path / "detection.png", operating_point=sweep[3])
@@ -127,7 +131,7 @@ def draw_every_plot(tmp_path) -> None:
 
 def test_legends_cover_no_value_and_every_axis_is_labelled(tmp_path, kept_figures):
     draw_every_plot(tmp_path)
-    assert len(kept_figures) == 5
+    assert len(kept_figures) == 6
     legends = 0
     for fig in kept_figures:
         renderer = fig.canvas.get_renderer()
@@ -142,7 +146,7 @@ def test_legends_cover_no_value_and_every_axis_is_labelled(tmp_path, kept_figure
             box = legend.get_window_extent(renderer)
             assert not any(box.overlaps(other.get_window_extent(renderer)) for other in labelled_axes(fig))
             assert fig.bbox.contains(box.x1, box.y0) and fig.bbox.contains(box.x0, box.y1)  # not cut off
-    assert legends == 4  # loss, accuracy, noise, detection
+    assert legends == 5  # loss, accuracy, noise, reverb, detection
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,9 @@
 Writes report.json, confusion.png, examples.png (log-mel pictures of right and wrong predictions)
 and training_curves.png (when the checkpoint sits in its training run folder).
 
-`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset] [noise_snr=[20,10,5,0]]`
-(noise_snr also scores the clips with the dataset's background noise at those SNRs: noise.png);
+`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset] [noise_snr=[20,10,5,0]]
+[reverb_rt60=[0.3,0.6,0.9]]` (noise_snr also scores the clips with the dataset's background noise at
+those SNRs: noise.png; reverb_rt60 in simulated rooms of those RT60s, with that noise too: reverb.png);
 `speechseq-eval mode=stream checkpoint=PATH input=STREAM.wav labels=labels.csv` scores streaming
 recognition on a long labelled recording, `mode=calibrate ... stream.max_false_alarms_per_hour=30`
 chooses the detector threshold on one and stores it in the checkpoint (speechseq.evaluation.streams).
@@ -30,6 +31,7 @@ from speechseq.errors import CheckpointError
 from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report, format_report_table
 from speechseq.evaluation.noise import format_noise_table, score_in_noise
+from speechseq.evaluation.reverb import add_reverb_scores, format_reverb_table
 from speechseq.features.logmel import LogMel
 from speechseq.fsutil import atomic_write_text
 from speechseq.labels import LabelSet
@@ -83,10 +85,12 @@ def add_noise_scores(report: dict, loaded: LoadedModel, split: SplitData, noise:
 
 
 def print_scores(report: dict, label: str = "accuracy") -> None:
-    """The per-class table, the accuracy line, and the noise table when there is one."""
+    """The per-class table, the accuracy line, and the noise and room tables when there are any."""
     print(format_report_table(report))
     if report.get("noise"):
         print(format_noise_table(report["accuracy"], report["noise"]))
+    if report.get("reverb"):
+        print(format_reverb_table(report["accuracy"], report["reverb"]))
     print(f"{label} {report['accuracy']:.4f} (n={report['n']})")
 
 
@@ -149,6 +153,12 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
             plot_noise_curve(report["accuracy"], report["noise"],
                              out_dir / ("noise.png" if name == "report" else f"{name}_noise.png"),
                              f"{report.get('split', '')}: accuracy against SNR (n={report['n']})")
+        if report.get("reverb"):
+            from speechseq.evaluation.plots import plot_reverb_curve
+
+            plot_reverb_curve(report["accuracy"], report["reverb"],
+                              out_dir / ("reverb.png" if name == "report" else f"{name}_reverb.png"),
+                              f"{report.get('split', '')}: accuracy in rooms (n={report['n']})", report.get("noise"))
     return path
 
 
@@ -197,6 +207,8 @@ def evaluate(cfg: DictConfig) -> dict:
     noise = NoiseBank.from_files(index.noise_files, loaded.frontend.sample_rate, loaded.frontend.sample_rate)
     report, preds = predict_and_score(loaded, split, noise, device, cfg.batch_size, cfg.data.seed)
     add_noise_scores(report, loaded, split, noise, cfg.noise_snr, device, cfg.batch_size, cfg.data.seed)
+    add_reverb_scores(report, loaded, split, noise, cfg.reverb_rt60, cfg.reverb_distance, cfg.reverb_rooms,
+                      cfg.noise_snr, device, cfg.batch_size, cfg.data.seed, cache_dir=cfg.data.cache_dir)
     report.update({"checkpoint": str(cfg.checkpoint), "data_root": str(index.root), "layout": index.layout,
                    "unreadable_files": split.failed})
     write_report(report, cfg.paths.output_dir, plots=cfg.plots)

@@ -1,4 +1,5 @@
-"""Pictures people would rather look at than read: confusion matrix, training curves, example clips."""
+"""Pictures people would rather look at than read: confusion matrix, training curves, example clips,
+accuracy in noise and in rooms, the detection trade-off."""
 
 from __future__ import annotations
 
@@ -161,6 +162,43 @@ def plot_noise_curve(clean_accuracy: float, rows: list[dict], path: str | Path, 
     ax.grid(alpha=0.3)
     _legend_beside(ax)
     ax.set_title(title or "accuracy in noise")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_reverb_curve(clean_accuracy: float, rows: list[dict], path: str | Path, title: str = "",
+                      noise_rows: list[dict] | None = None) -> None:
+    """Accuracy against RT60 (s), one line per SNR (no noise first); dashed: the same without a room.
+
+    `rows`: {rt60_s, distance_m, snr_db (None: no noise), accuracy}; `noise_rows`: {snr_db, accuracy}
+    of the noise score without a room, drawn as that SNR's dashed line when given.
+    """
+    if not rows:
+        return
+    plt = _pyplot()
+    snrs = sorted({r["snr_db"] for r in rows}, key=lambda s: (s is not None, -(s or 0.0)))  # no noise, then quiet to loud
+    without_room = {None: clean_accuracy, **{r["snr_db"]: r["accuracy"] for r in noise_rows or []}}
+    fig, ax = plt.subplots(figsize=(7.8, 4.0))
+    for k, snr in enumerate(snrs):
+        line = sorted((r for r in rows if r["snr_db"] == snr), key=lambda r: r["rt60_s"])
+        x, y = [r["rt60_s"] for r in line], [r["accuracy"] for r in line]
+        name = "room only" if snr is None else f"room + noise at {snr:g} dB SNR"
+        ax.plot(x, y, "o-", color=f"C{k}", label=name)
+        for xi, yi in zip(x, y):  # the top line's values above it, the others' below: close lines stay legible
+            ax.annotate(f"{yi:.3f}", (xi, yi), textcoords="offset points", xytext=(0, 7 if k == 0 else -13),
+                        ha="center", fontsize=8, color=f"C{k}")
+        if snr in without_room:
+            dry = "clean" if snr is None else f"{snr:g} dB SNR"
+            ax.axhline(without_room[snr], color=f"C{k}", ls="--", lw=1,
+                       label=f"{dry}, no room {without_room[snr]:.3f}")
+    low, high = rows[0]["distance_m"]
+    ax.set_xlabel(f"RT60 (s, Sabine's): reverberation time; talker {low:g}-{high:g} m from the microphone")
+    ax.set_ylabel("accuracy (fraction of clips)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    _legend_beside(ax)
+    ax.set_title(title or "accuracy in rooms")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
