@@ -10,11 +10,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from speechseq.cli import known_keys, refuse_unknown_keys, script_name, unknown_key_problem
+from speechseq.cli import (
+    known_keys,
+    refuse_unknown_keys,
+    script_name,
+    unknown_key_problem,
+)
 from speechseq.config import PACKAGE_CONF_DIR, register_configs
 from tests.console import assert_one_error_line, quiet_env, script_command
 
-APPS = ("train", "eval", "data_tool", "export", "stream", "listen", "bench", "serve")
+APPS = ("train", "eval", "data_tool", "export", "stream", "listen", "record", "bench", "serve")
 ALL_GROUPS = {p.name for p in PACKAGE_CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"}
 
 
