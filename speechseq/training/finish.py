@@ -14,6 +14,7 @@ from speechseq.evaluation.evaluate import (
     score_split,
     write_report,
 )
+from speechseq.evaluation.reverb import add_reverb_scores
 from speechseq.fsutil import atomic_write_text
 from speechseq.training.calibration import calibrate_after_training
 from speechseq.training.distributed import DistInfo, StopFlag
@@ -68,12 +69,17 @@ def _test_report(tr: Trainer, run: Run) -> dict:
                          progress=t.progress)
     add_noise_scores(report, loaded, tr.data.test, tr.data.noise, t.test_noise_snr, device, t.eval_batch_size,
                      tr.cfg.data.seed, progress=t.progress)
+    add_reverb_scores(report, loaded, tr.data.test, tr.data.noise, t.test_reverb_rt60, snrs=t.test_noise_snr,
+                      device=device, batch_size=t.eval_batch_size, seed=tr.cfg.data.seed, progress=t.progress,
+                      cache_dir=tr.cfg.data.cache_dir)
     report.update({"checkpoint": str(run.best_path), "epoch": run.best_epoch})
     write_report(report, run.out_dir, name="test_report")
     print_scores(report, label="test accuracy")
     extra = {"test_acc": report["accuracy"], "test_n": report["n"]}
     if report.get("noise"):
         extra["test_noise"] = {str(r["snr_db"]): r["accuracy"] for r in report["noise"]}
+    if report.get("reverb"):
+        extra["test_reverb"] = [{k: r[k] for k in ("rt60_s", "snr_db", "accuracy")} for r in report["reverb"]]
     return extra
 
 

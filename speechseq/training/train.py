@@ -166,12 +166,23 @@ def inference_config(config_json: str) -> dict:
     return config
 
 
+def calibration_seconds(c: DictConfig) -> float:
+    """What the end-of-run calibration costs: ~55 s for 600 s of streams on a 2-core CPU (posteriors
+    and the threshold sweeps; training/calibration.py), so 10 s + 8% of the streams' length."""
+    if not c.enabled:
+        return 0.0
+    return 10.0 + 0.08 * c.seconds * (2 if c.rooms else 1)
+
+
 def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: float) -> None:
     """Keep back the test pass (scaled from validation), then fit the remaining epochs to the budget."""
     t, data = tr.cfg.trainer, tr.data
+    reserve = calibration_seconds(tr.cfg.calibration)
     if t.test_after_training and data.test is not None:
-        passes = 1 + len(t.test_noise_snr)
-        tr.budget.reserve_seconds = 10 + val_seconds * passes * len(data.test.labels) / max(1, len(data.validation.labels))
+        passes = (1 + len(t.test_noise_snr)) * (1 + len(t.test_reverb_rt60))
+        reserve += 10 + val_seconds * passes * len(data.test.labels) / max(1, len(data.validation.labels))
+    if reserve:
+        tr.budget.reserve_seconds = reserve
     tr.budget.after_epoch(epochs_done, epoch_seconds)
     tr.total_steps = agree_min(tr.budget.total_steps(), tr.dist, tr.device)
     tr.budget.planned_epochs = tr.total_steps // tr.steps_per_epoch
