@@ -10,10 +10,9 @@ import time
 
 import pytest
 
+from speechseq.streaming.api import KeywordDetection, Recognizer
 from speechseq.streaming.listen import run_listen
 from speechseq.streaming.live_view import RichView
-from speechseq.streaming.recognizer import StreamingRecognizer
-from speechseq.streaming.smoothing import Detection
 from speechseq.streaming.sources import SourceError
 from tests.conftest import REPO
 from tests.streaming_helpers import ToneClassifier, compose_app, tone_stream
@@ -67,11 +66,11 @@ def test_a_vanished_device_still_gives_the_summary_then_the_error():
 
 
 def test_rich_view_renders_level_top3_and_detections():
-    rec = StreamingRecognizer(ToneClassifier())
+    rec = Recognizer(ToneClassifier())
     wave, _ = tone_stream(["low"])
-    rec.feed(wave[:40000])
+    rec.process(wave[:40000])
     view = RichView(io.StringIO(), "vmic")
-    view.detection(Detection(2300.0, "low", 0.91))
+    view.detection(KeywordDetection("low", 0.91, 2.3))
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=100)

@@ -17,7 +17,13 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 
-from tests.chromium import CHROMIUM, DevTools, devtools_page_url, start_chromium, stop_chromium  # noqa: E402
+from tests.chromium import (  # noqa: E402
+    CHROMIUM,
+    DevTools,
+    devtools_page_url,
+    start_chromium,
+    stop_chromium,
+)
 from tests.serve_helpers import SR, ServerThread  # noqa: E402
 from tests.streaming_helpers import ToneClassifier, tone_stream  # noqa: E402
 

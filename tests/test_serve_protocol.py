@@ -20,7 +20,6 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from speechseq.serve.protocol import Limits  # noqa: E402
-from speechseq.streaming.live_view import detection_line  # noqa: E402
 from speechseq.streaming.recognizer import StreamingRecognizer  # noqa: E402
 from tests.serve_helpers import HELLO, ServerThread, run_client, s16le  # noqa: E402
 from tests.streaming_helpers import ToneClassifier, tone_stream  # noqa: E402
@@ -80,8 +79,8 @@ def test_audio_gives_the_detections_of_the_streaming_loop():
     assert any(u["probs"] is not None and len(u["probs"]) == 4 for u in updates)
     sent = [(r["label"], r["time"]) for r in replies if r["type"] == "detection"]
     assert sent == [(d.label, pytest.approx(d.time_ms / 1000, abs=1e-3)) for d in expected]
-    # stdout: exactly speechseq-listen's lines for the same audio
-    assert server.out.getvalue().splitlines() == [detection_line(d) for d in expected]
+    # stdout: exactly speechseq-listen's lines (`<seconds> <label> <score>`) for the same audio
+    assert server.out.getvalue().splitlines() == [f"{d.time_ms / 1000:.2f} {d.label} {d.score:.3f}" for d in expected]
     err = server.err.getvalue()
     assert "client 1 connected from 127.0.0.1:" in err and "client 1 disconnected" in err
 

@@ -1,5 +1,5 @@
 """`speechseq-serve`: the live demo in a browser. A Starlette app on uvicorn takes microphone audio
-over a WebSocket, runs the same streaming recognizer as `speechseq-listen`, and sends back
-detections, posteriors and spectrogram columns.
+over a WebSocket, feeds each connection's audio to a speechseq.Recognizer of its own (as
+`speechseq-listen` feeds the microphone), and sends back detections, posteriors and spectrogram
+columns.
 """
-

@@ -24,7 +24,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 class Hub:
-    """What all connections share: the classifier, the settings, the count of clients, the logs."""
+    """What all connections share: the classifier, the settings, the count of clients, the logs.
+
+    Each connection wraps the classifier (a shallow copy: shared weights, its own stream state)
+    and the settings in a speechseq.Recognizer of its own."""
 
     def __init__(self, classifier, settings: StreamSettings, limits: Limits, stdout=None, stderr=None):
         if classifier.frontend.sample_rate != WIRE_SAMPLE_RATE:

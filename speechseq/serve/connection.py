@@ -1,4 +1,4 @@
-"""One WebSocket client: its own StreamingRecognizer, fed by a bounded backlog of audio.
+"""One WebSocket client: its own speechseq.Recognizer, fed by a bounded backlog of audio.
 
 The receive loop checks every message (protocol.py) and queues the audio; a worker task feeds
 the recognizer in a thread (the model call would otherwise stall every other client) and sends
@@ -29,8 +29,8 @@ from speechseq.serve.protocol import (
     ready_message,
     update_message,
 )
+from speechseq.streaming.api import Recognizer
 from speechseq.streaming.live_view import detection_line
-from speechseq.streaming.recognizer import StreamingRecognizer
 
 _END = None  # queued after the last block
 
@@ -39,7 +39,7 @@ class Connection:
     def __init__(self, ws: WebSocket, hub, client_id: int):
         self.ws, self.hub, self.id = ws, hub, client_id
         self.limits = hub.limits
-        self.recognizer: StreamingRecognizer | None = None
+        self.recognizer: Recognizer | None = None
         self.queue: asyncio.Queue = asyncio.Queue()
         self.backlog_samples = 0
         self.dropped_samples = 0
@@ -48,7 +48,8 @@ class Connection:
 
     @property
     def seconds_heard(self) -> float:
-        return self.recognizer.samples_seen / WIRE_SAMPLE_RATE if self.recognizer else 0.0
+        recognizer = self.recognizer
+        return recognizer.stream.samples_seen / recognizer.sample_rate if recognizer else 0.0
 
     async def run(self) -> str:
         """Serve until the client leaves or breaks the protocol; returns why it ended."""
@@ -59,7 +60,7 @@ class Connection:
                 raise ProtocolError(POLICY, 'send the hello first: {"type": "hello", "format": "s16le", ...}')
             parse_hello(hello["text"])
             # a shallow copy: the model weights are shared, any streaming state is per connection
-            self.recognizer = StreamingRecognizer(copy.copy(self.hub.classifier), self.hub.settings)
+            self.recognizer = Recognizer(copy.copy(self.hub.classifier), self.hub.settings)
             await self.ws.send_text(ready_message(self.recognizer, self.limits))
             worker = asyncio.create_task(self._work())
             reason = await self._receive_audio(worker)
@@ -109,15 +110,15 @@ class Connection:
         """Feed queued blocks to the recognizer; print and send what comes out."""
         recognizer = self.recognizer
         while (samples := await self.queue.get()) is not _END:
-            hops_before = len(recognizer.hop_seconds)
-            fired = await run_in_threadpool(recognizer.feed, samples)
+            hops_before = len(recognizer.stream.hop_seconds)
+            fired = await run_in_threadpool(recognizer.process, samples, WIRE_SAMPLE_RATE)
             self.backlog_samples -= samples.size
             for det in fired:
                 print(detection_line(det), file=self.hub.stdout, flush=True)
                 self.detections += 1
             # the update first: the page marks a detection on the spectrogram that already shows its frames
             await self._send(update_message(recognizer, self.dropped_samples / WIRE_SAMPLE_RATE,
-                                            probs_fresh=len(recognizer.hop_seconds) > hops_before))
+                                            probs_fresh=len(recognizer.stream.hop_seconds) > hops_before))
             for det in fired:
                 await self._send(detection_message(det))
 

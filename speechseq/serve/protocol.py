@@ -138,22 +138,27 @@ class RateGuard:
 
 
 def ready_message(recognizer, limits: Limits) -> str:
-    spec = recognizer.spec
-    return json.dumps({"type": "ready", "labels": list(recognizer.classifier.labels),
+    """The reply to the hello, from the connection's speechseq.Recognizer."""
+    spec = recognizer.classifier.frontend
+    return json.dumps({"type": "ready", "labels": recognizer.labels,
                        "sample_rate": WIRE_SAMPLE_RATE, "format": WIRE_FORMAT,
                        "hop_ms": recognizer.settings.hop_ms, "frame_ms": spec.hop_length * 1000 / spec.sample_rate,
                        "n_mels": spec.n_mels, "limits": asdict(limits)})
 
 
 def update_message(recognizer, dropped_s: float, probs_fresh: bool) -> str:
-    probs = recognizer.probs if probs_fresh else None
-    return json.dumps({"type": "update", "t": round(recognizer.samples_seen / recognizer.spec.sample_rate, 4),
-                       "level_dbfs": round(float(recognizer.level_dbfs), 1),
-                       "mel": np.round(recognizer.latest_frames, 2).tolist(),
+    """What a Recognizer's stream holds after one audio message: time, level, new log-mel frames,
+    and the posteriors when a hop ran on this message (`probs_fresh`)."""
+    stream = recognizer.stream
+    probs = stream.probs if probs_fresh else None
+    return json.dumps({"type": "update", "t": round(stream.samples_seen / recognizer.sample_rate, 4),
+                       "level_dbfs": round(float(stream.level_dbfs), 1),
+                       "mel": np.round(stream.latest_frames, 2).tolist(),
                        "probs": None if probs is None else np.round(probs, 4).tolist(),
                        "dropped_s": round(dropped_s, 3)})
 
 
 def detection_message(det) -> str:
-    return json.dumps({"type": "detection", "time": round(det.time_ms / 1000, 3), "label": det.label,
+    """One KeywordDetection of the stream."""
+    return json.dumps({"type": "detection", "time": round(det.time_s, 3), "label": det.label,
                        "score": round(float(det.score), 4)})

@@ -12,19 +12,18 @@ import socket
 
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.serve.protocol import Limits
-from speechseq.streaming.backends import load_classifier, resolve_checkpoint
-from speechseq.streaming.recognizer import settings_for, settings_from_config
+from speechseq.streaming.api import recognizer_for_config
+from speechseq.streaming.recognizer import settings_from_config
 
 
 def make_hub(cfg, classifier=None, stdout=None, stderr=None):
     from speechseq.serve.app import Hub
 
     limits = Limits.from_config(cfg.serve)
-    if classifier is None:
-        classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime,
-                                     num_threads=cfg.num_threads)
-    # the config's stream knobs over the detector calibrated into the model, as speechseq-stream does
-    return Hub(classifier, settings_for(classifier, cfg.stream), limits, stdout, stderr)
+    # loaded as speechseq-stream loads it: the config's stream knobs over the model's calibration;
+    # each connection then streams through a Recognizer of its own on this classifier and settings
+    loaded = recognizer_for_config(cfg, classifier)
+    return Hub(loaded.classifier, loaded.settings, limits, stdout, stderr)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

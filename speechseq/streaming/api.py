@@ -12,9 +12,10 @@
     []
 
 One model, one stream: each Recognizer keeps its own stream state, so several can run side by
-side on the same frames (two thresholds, two models, two runtimes). The detector is the
-`speechseq-stream` one (speechseq.streaming.recognizer): the knobs of conf/stream/default.yaml,
-where not given the values calibrated into the model (speechseq-eval mode=calibrate).
+side on the same frames (two thresholds, two models, two runtimes). The detector is the streaming
+loop of speechseq.streaming.recognizer: the knobs of conf/stream/default.yaml, where not given the
+values calibrated into the model (speechseq-eval mode=calibrate). speechseq-stream, -listen and
+-serve are built on this class (`recognizer_for_config`, then `process`). Guide: docs/api.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from pathlib import Path
 
 from speechseq.streaming.backends import load_classifier, resolve_checkpoint
@@ -35,11 +36,22 @@ from speechseq.streaming.recognizer import (
     settings_from_config,
 )
 from speechseq.streaming.samples import FrameInput, clip_at_rate
-from speechseq.streaming.smoothing import NON_KEYWORDS, SmoothingConfig
+from speechseq.streaming.smoothing import NON_KEYWORDS
 
 RUNTIME_CHOICES = ("auto", "torch", "onnx", "numpy")
-STREAM_OPTIONS = frozenset(f.name for f in fields(StreamSettings) if f.name != "smoothing") | frozenset(
-    f.name for f in fields(SmoothingConfig))
+
+
+def settings_knobs(settings_type=StreamSettings) -> frozenset[str]:
+    """The knob names of the stream settings: their own fields, and the fields of the groups nested
+    in them (smoothing, ...), as the `stream` config group spells them flat."""
+    names = set()
+    for f in fields(settings_type):
+        group = f.default_factory if f.default_factory is not MISSING else None
+        names |= {g.name for g in fields(group)} if is_dataclass(group) else {f.name}
+    return frozenset(names)
+
+
+STREAM_OPTIONS = settings_knobs()
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,12 @@ class KeywordDetection:
     label: str
     score: float
     time_s: float
+
+    @property
+    def time_ms(self) -> float:
+        """`time_s` in milliseconds, as speechseq-stream's CSV writes it. Detections fire on whole
+        samples, so rounding to the microsecond takes off only the float error of the seconds."""
+        return round(self.time_s * 1000.0, 6)
 
 
 def stream_options(knobs: Mapping) -> dict:
@@ -76,6 +94,13 @@ def choose_runtime(checkpoint, runtime: str) -> str:
         if path.suffix == ".onnx" or (path.is_dir() and (path / "model.onnx").is_file()):
             return "onnx"
     return "torch" if importlib.util.find_spec("torch") is not None else "numpy"
+
+
+def load_model(checkpoint, runtime: str, num_threads: int | None):
+    """(classifier backend, the runtime chosen, the checkpoint path) for `Recognizer.load`'s arguments."""
+    chosen = choose_runtime(checkpoint, runtime)
+    path = resolve_checkpoint(str(checkpoint) if checkpoint is not None else None, chosen)
+    return load_classifier(path, chosen, num_threads=num_threads), chosen, path
 
 
 class Recognizer:
@@ -114,9 +139,7 @@ class Recognizer:
         """
         check_stream_options(stream_options)
         settings_from_config(stream_options)  # bad values fail before the model loads
-        chosen = choose_runtime(checkpoint, runtime)
-        path = resolve_checkpoint(str(checkpoint) if checkpoint is not None else None, chosen)
-        classifier = load_classifier(path, chosen, num_threads=num_threads)
+        classifier, chosen, path = load_model(checkpoint, runtime, num_threads)
         return cls(classifier, settings_for(classifier, stream_options), runtime=chosen, checkpoint=path)
 
     @property
@@ -216,3 +239,17 @@ class Recognizer:
         smoothing = self.settings.smoothing
         return (f"Recognizer({self.checkpoint or type(self.classifier).__name__!s}, runtime={self.runtime}, "
                 f"threshold={smoothing.threshold:g}, keywords={self.keywords})")
+
+
+def recognizer_for_config(cfg, classifier=None) -> Recognizer:
+    """The Recognizer a speechseq-stream/-listen/-serve config asks for: `cfg.checkpoint` on
+    `cfg.runtime` with `cfg.num_threads`, the `cfg.stream` knobs over the model's calibration.
+
+    `classifier`: a backend already loaded (the tests inject one) instead of the checkpoint. The
+    whole `stream` group goes to the settings, as `Recognizer.load(**stream_options(group))` would.
+    """
+    settings_from_config(cfg.stream)  # bad knobs fail before the model loads
+    runtime, checkpoint = "custom", None
+    if classifier is None:
+        classifier, runtime, checkpoint = load_model(cfg.checkpoint, cfg.runtime, cfg.num_threads)
+    return Recognizer(classifier, settings_for(classifier, cfg.stream), runtime=runtime, checkpoint=checkpoint)

@@ -1,4 +1,4 @@
-"""`speechseq-listen`: live keyword spotting on a microphone.
+"""`speechseq-listen`: live keyword spotting on a microphone, through speechseq.Recognizer.
 
 `speechseq-listen checkpoint=PATH [device=INDEX|NAME] [list_devices=true] [runtime=torch|onnx|numpy]`
 On a terminal: a live view (rich). Piped: `<seconds> <label> <score>` per detection.
@@ -13,18 +13,10 @@ import threading
 from contextlib import contextmanager
 
 from speechseq.cli import hydra_entry, run_guarded
-from speechseq.streaming.backends import (
-    check_runtime_fits,
-    load_classifier,
-    resolve_checkpoint,
-)
+from speechseq.streaming.api import choose_runtime, recognizer_for_config
+from speechseq.streaming.backends import check_runtime_fits, resolve_checkpoint
 from speechseq.streaming.live_view import PlainView, RichView
-from speechseq.streaming.recognizer import (
-    StreamingRecognizer,
-    hop_timing_summary,
-    settings_for,
-    settings_from_config,
-)
+from speechseq.streaming.recognizer import hop_timing_summary, settings_from_config
 from speechseq.streaming.sources import (
     MicrophoneSource,
     SourceError,
@@ -81,6 +73,10 @@ def stop_on_sigint(source):
 
 
 def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> dict | None:
+    """Feed the microphone (or `source`) to a speechseq.Recognizer until Ctrl-C; return a summary dict.
+
+    `classifier`: a backend already loaded (tests inject one) instead of cfg.checkpoint.
+    """
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if cfg.view not in VIEWS:
         raise ValueError(f"view={cfg.view!r}: choose one of {list(VIEWS)}")
@@ -88,18 +84,12 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
         list_devices(stdout)
         return None
     settings_from_config(cfg.stream)  # bad knobs fail before the device or the model opens
-    checkpoint = resolve_checkpoint(cfg.checkpoint, cfg.runtime) if classifier is None else None
-    if checkpoint is not None:
-        check_runtime_fits(checkpoint, cfg.runtime)  # before the microphone opens
+    if classifier is None:  # a model file the runtime cannot read, too, fails before the microphone opens
+        runtime = choose_runtime(cfg.checkpoint, cfg.runtime)
+        check_runtime_fits(resolve_checkpoint(cfg.checkpoint, runtime), runtime)
     if source is None:  # find the device before the (slower) model load
         source = MicrophoneSource(cfg.device, block_ms=cfg.block_ms)
-    if classifier is None:
-        classifier = load_classifier(checkpoint, cfg.runtime, num_threads=cfg.num_threads)
-    if classifier.frontend.sample_rate != source.sample_rate:
-        raise ValueError(f"the model wants {classifier.frontend.sample_rate} Hz audio; the microphone is "
-                         f"opened at {source.sample_rate} Hz")
-    settings = settings_for(classifier, cfg.stream)  # null knobs: the model's calibrated values
-    recognizer = StreamingRecognizer(classifier, settings)
+    recognizer = recognizer_for_config(cfg, classifier)  # null knobs: the model's calibrated values
     rich_view = cfg.view == "rich" or (cfg.view == "auto" and stdout.isatty())
     name = source.device_name or (str(cfg.device) if cfg.device is not None else "default input")
     view = RichView(stdout, name) if rich_view else PlainView(stdout)
@@ -107,12 +97,11 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
     try:
         with stop_on_sigint(source) as sigint:
             source.start()
-            print(f"speechseq-listen: listening on {name} ({recognizer.stateful and 'stateful' or 'window'} mode, "
-                  f"hop {settings.hop_ms:.0f} ms, {describe_detector(settings.smoothing)}); Ctrl-C to stop",
+            print(f"speechseq-listen: listening on {name} ({describe_stream(recognizer)}); Ctrl-C to stop",
                   file=stderr, flush=True)
             with view:
                 for block in source:
-                    for det in recognizer.feed(block):
+                    for det in recognizer.process(block, source.sample_rate):
                         detections.append(det)
                         view.detection(det)
                     view.refresh(recognizer, source)
@@ -123,19 +112,33 @@ def run_listen(cfg, classifier=None, source=None, stdout=None, stderr=None) -> d
         error = exc
     finally:
         source.close()
-    summary = {"seconds": recognizer.samples_seen / classifier.frontend.sample_rate,
-               "detections": len(detections), "overflows": getattr(source, "overflows", 0),
-               "dropped_blocks": getattr(source, "dropped_blocks", 0),
-               "per_hop": hop_timing_summary(recognizer.hop_seconds), "interrupted": interrupted}
-    hop = summary["per_hop"]
-    compute = (f"mean compute per hop {hop['mean_ms']:.2f} ms (p99 {hop['p99_ms']:.2f} ms, {hop['hops']} hops)"
-               if hop.get("hops") else "no hop computed yet")
-    print(f"speechseq-listen: {summary['seconds']:.1f} s heard, {summary['detections']} detection(s), "
-          f"{summary['overflows']} overflow(s), {summary['dropped_blocks']} dropped block(s); {compute}",
-          file=stderr, flush=True)
+    summary = listen_summary(recognizer, source, len(detections), interrupted)
+    print(format_listen_summary(summary), file=stderr, flush=True)
     if error is not None:
         raise error
     return summary
+
+
+def describe_stream(recognizer) -> str:
+    """The mode, hop and detector of a Recognizer, for the line that starts listening."""
+    settings = recognizer.settings
+    return (f"{'stateful' if recognizer.stream.stateful else 'window'} mode, hop {settings.hop_ms:.0f} ms, "
+            f"{describe_detector(settings.smoothing)}")
+
+
+def listen_summary(recognizer, source, detections: int, interrupted: bool) -> dict:
+    return {"seconds": recognizer.stream.samples_seen / recognizer.sample_rate,
+            "detections": detections, "overflows": getattr(source, "overflows", 0),
+            "dropped_blocks": getattr(source, "dropped_blocks", 0),
+            "per_hop": hop_timing_summary(recognizer.stream.hop_seconds), "interrupted": interrupted}
+
+
+def format_listen_summary(summary: dict) -> str:
+    hop = summary["per_hop"]
+    compute = (f"mean compute per hop {hop['mean_ms']:.2f} ms (p99 {hop['p99_ms']:.2f} ms, {hop['hops']} hops)"
+               if hop.get("hops") else "no hop computed yet")
+    return (f"speechseq-listen: {summary['seconds']:.1f} s heard, {summary['detections']} detection(s), "
+            f"{summary['overflows']} overflow(s), {summary['dropped_blocks']} dropped block(s); {compute}")
 
 
 @hydra_entry("listen")

@@ -1,4 +1,4 @@
-"""`speechseq-stream`: the streaming loop over a file or stdin; detections as CSV.
+"""`speechseq-stream`: a speechseq.Recognizer over a file or stdin; detections as CSV.
 
 `speechseq-stream checkpoint=PATH input=FILE.wav|- [output=FILE.csv] [realtime=true] [runtime=torch|onnx|numpy]`
 """
@@ -10,13 +10,8 @@ import time
 from pathlib import Path
 
 from speechseq.cli import hydra_entry, run_guarded
-from speechseq.streaming.backends import load_classifier, resolve_checkpoint
-from speechseq.streaming.recognizer import (
-    StreamingRecognizer,
-    hop_timing_summary,
-    settings_for,
-    settings_from_config,
-)
+from speechseq.streaming.api import recognizer_for_config
+from speechseq.streaming.recognizer import hop_timing_summary, settings_from_config
 from speechseq.streaming.sources import SAMPLE_RATE, StdinPcmSource, WavFileSource
 
 CSV_HEADER = "time_ms,label,score"
@@ -43,18 +38,18 @@ def input_file(input_path: str) -> Path:
 
 
 def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> dict:
-    """Run the loop over cfg.input; write CSV rows as they fire; return a summary dict."""
+    """Run cfg.input through a speechseq.Recognizer; write CSV rows as they fire; return a summary dict.
+
+    `classifier`: a backend already loaded (tests inject one) instead of cfg.checkpoint.
+    """
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if not cfg.input:
         raise ValueError("pass input=FILE.wav, or input=- for raw 16-bit 16 kHz mono PCM on stdin")
     settings_from_config(cfg.stream)  # bad knobs, and a missing input, fail before the model loads
     if cfg.input != "-":
         input_file(cfg.input)
-    if classifier is None:
-        classifier = load_classifier(resolve_checkpoint(cfg.checkpoint, cfg.runtime), cfg.runtime, num_threads=cfg.num_threads)
-    settings = settings_for(classifier, cfg.stream)  # null knobs: the model's calibrated values
-    recognizer = StreamingRecognizer(classifier, settings)
-    source = open_source(cfg.input, classifier.frontend.sample_rate, cfg.block_ms, cfg.realtime, stdin)
+    recognizer = recognizer_for_config(cfg, classifier)  # null knobs: the model's calibrated values
+    source = open_source(cfg.input, recognizer.sample_rate, cfg.block_ms, cfg.realtime, stdin)
     out = open(cfg.output, "w", newline="") if cfg.output else stdout
     detections, compute_s, interrupted = [], 0.0, False
     wall0 = time.perf_counter()
@@ -63,10 +58,10 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
         try:
             for block in source:
                 t0 = time.perf_counter()
-                fired = recognizer.feed(block)
+                fired = recognizer.process(block, source.sample_rate)
                 compute_s += time.perf_counter() - t0
                 for det in fired:  # written at once: a pipe reader sees it live, an interrupt loses nothing
-                    print(det.csv_row(), file=out, flush=True)
+                    print(csv_row(det), file=out, flush=True)
                 detections.extend(fired)
         except KeyboardInterrupt:
             interrupted = True
@@ -74,17 +69,30 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
         source.close()
         if out is not stdout:
             out.close()
-    audio_s = recognizer.samples_seen / classifier.frontend.sample_rate
-    summary = {"audio_seconds": audio_s, "wall_seconds": time.perf_counter() - wall0,
-               "compute_seconds": compute_s, "real_time_factor": compute_s / audio_s if audio_s else None,
-               "detections": [d.__dict__ for d in detections], "interrupted": interrupted,
-               "per_hop": hop_timing_summary(recognizer.hop_seconds), "mode": "stateful" if recognizer.stateful else "window",
-               "dropped_bytes": getattr(source, "dropped_bytes", 0), "detector": describe_detector(settings.smoothing)}
+    summary = stream_summary(recognizer, source, detections, compute_s, time.perf_counter() - wall0, interrupted)
     print(format_summary(summary), file=stderr)
     if summary["dropped_bytes"]:
         print("speechseq-stream: warning: input ended with an odd byte (half a 16-bit sample); dropped it",
               file=stderr)
     return summary
+
+
+def csv_row(det) -> str:
+    """`time_ms,label,score` of one KeywordDetection."""
+    return f"{det.time_ms:.0f},{det.label},{det.score:.4f}"
+
+
+def stream_summary(recognizer, source, detections: list, compute_s: float, wall_s: float, interrupted: bool) -> dict:
+    """What a run heard and what it cost (printed by format_summary, returned by run_stream)."""
+    stream = recognizer.stream
+    audio_s = stream.samples_seen / recognizer.sample_rate
+    return {"audio_seconds": audio_s, "wall_seconds": wall_s,
+            "compute_seconds": compute_s, "real_time_factor": compute_s / audio_s if audio_s else None,
+            "detections": [{"time_ms": d.time_ms, "label": d.label, "score": d.score} for d in detections],
+            "interrupted": interrupted, "per_hop": hop_timing_summary(stream.hop_seconds),
+            "mode": "stateful" if stream.stateful else "window",
+            "dropped_bytes": getattr(source, "dropped_bytes", 0),
+            "detector": describe_detector(recognizer.settings.smoothing)}
 
 
 def format_summary(s: dict) -> str:
