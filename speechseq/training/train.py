@@ -166,6 +166,11 @@ def inference_config(config_json: str) -> dict:
     return config
 
 
+# Simulating the 200 rooms of one test RT60 took 22-44 s on the shared 2-core CPU (evaluation/reverb.py);
+# cached afterwards, so later runs keep back time they do not need.
+TEST_ROOMS_SECONDS = 45.0
+
+
 def calibration_seconds(c: DictConfig) -> float:
     """What the end-of-run calibration costs: ~55 s for 600 s of streams on a 2-core CPU (posteriors
     and the threshold sweeps; training/calibration.py), so 10 s + 8% of the streams' length."""
@@ -181,6 +186,7 @@ def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: fl
     if t.test_after_training and data.test is not None:
         passes = (1 + len(t.test_noise_snr)) * (1 + len(t.test_reverb_rt60))
         reserve += 10 + val_seconds * passes * len(data.test.labels) / max(1, len(data.validation.labels))
+        reserve += TEST_ROOMS_SECONDS * len(t.test_reverb_rt60)  # the rooms are simulated on a first run
     if reserve:
         tr.budget.reserve_seconds = reserve
     tr.budget.after_epoch(epochs_done, epoch_seconds)
