@@ -36,6 +36,7 @@ class StreamKnobsConfig:
     minimum_count: int = 1           # posteriors needed in the average
     mode: str = "window"             # window | stateful (unidirectional models) | auto
     max_false_alarms_per_hour: float = 30.0  # mode=calibrate: the budget the threshold is chosen for
+    enhance: str = "none"            # none | wpe (online WPE dereverberation before the log-mel; docs/frontends.md)
 
 
 @dataclass

@@ -53,13 +53,14 @@ def _check_inputs(cfg) -> None:
 
 
 def posterior_track(classifier, wav: str | Path, labels_csv: str | Path, hop_ms: float, window_ms: float,
-                    progress: bool = True) -> PosteriorTrack:
-    """The classifier's posteriors over the whole file (as the live loop computes them) and its truth."""
+                    progress: bool = True, front_end=None) -> PosteriorTrack:
+    """The classifier's posteriors over the whole file (as the live loop computes them, through the
+    `front_end` stage when one is set: stream.enhance) and its truth."""
     rate = classifier.frontend.sample_rate
     source = WavFileSource(wav, block_ms=10_000, sample_rate=rate)
     blocks = list(source)
     wave = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    times, probs = window_posteriors(classifier, wave, hop_ms, window_ms, progress=progress)
+    times, probs = window_posteriors(classifier, wave, hop_ms, window_ms, progress=progress, front_end=front_end)
     return PosteriorTrack(times, probs, classifier.labels, read_truth(labels_csv), len(wave) / rate)
 
 
@@ -70,7 +71,8 @@ def evaluate_stream(cfg) -> dict:
     runtime = "onnx" if str(cfg.checkpoint).lower().endswith(".onnx") else "torch"
     classifier = load_classifier(cfg.checkpoint, runtime, num_threads=1)
     settings = settings_for(classifier, cfg.stream)
-    track = posterior_track(classifier, cfg.input, cfg.labels, settings.hop_ms, settings.window_ms)
+    track = posterior_track(classifier, cfg.input, cfg.labels, settings.hop_ms, settings.window_ms,
+                            front_end=settings.front_end)
     detections = track.detections(settings.smoothing)
     report = track.score(settings.smoothing)
     rows = sweep_thresholds(track, settings.smoothing)

@@ -1,8 +1,8 @@
 """The streaming loop's numbers, computed in batches: for tuning and benchmarks over long files.
 
-`window_posteriors` gives exactly the posteriors the recognizer computes hop by hop (same frames,
-same windows), many windows per classifier call; `replay` runs the smoother over them. Sweeping
-smoothing settings then costs no model time.
+`window_posteriors` gives exactly the posteriors the recognizer computes hop by hop (same front-end
+stage, frames and windows), many windows per classifier call; `replay` runs the smoother over
+them. Sweeping smoothing settings then costs no model time.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from speechseq.progress import Progress
+from speechseq.streaming.enhance import FrontEnd, FrontEndSettings
 from speechseq.streaming.frontend import logmel
 from speechseq.streaming.recognizer import hop_and_window_frames
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
@@ -22,9 +23,14 @@ def hop_frame_indices(n_frames: int, hop_frames: int, window_frames: int) -> np.
 
 
 def window_posteriors(classifier, wave: np.ndarray, hop_ms: float, window_ms: float = 1000.0,
-                      batch_size: int = 256, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(times_ms, probs[n_hops, n_classes]) for the whole wave."""
+                      batch_size: int = 256, progress: bool = False,
+                      front_end: FrontEndSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(times_ms, probs[n_hops, n_classes]) for the whole wave, through the `front_end` stage (none by
+    default) exactly as the live loop runs it."""
     spec = classifier.frontend
+    stage = FrontEnd(front_end)
+    if stage.active:
+        wave = stage.push(wave)  # the live loop's stage, fed the whole wave as one block
     feats = logmel(wave, spec)
     hop_frames, window_frames = hop_and_window_frames(spec, hop_ms, window_ms)
     ends = hop_frame_indices(len(feats), hop_frames, window_frames)

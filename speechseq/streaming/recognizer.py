@@ -1,8 +1,9 @@
 """The streaming loop: audio blocks in, detections out.
 
 Every `hop_ms` of audio the classifier sees the last `window_ms` of log-mel frames (the ring)
-and its posteriors go to the smoother. Hops fall on fixed frame indices, so the detections do
-not depend on how the audio was cut into blocks.
+and its posteriors go to the smoother. An optional front-end stage (`settings.front_end`,
+speechseq.streaming.enhance: dereverberation) changes the samples before the log-mel. Hops fall
+on fixed frame indices, so the detections do not depend on how the audio was cut into blocks.
 
 A classifier is any object with `labels`, `frontend` (FrontendSpec) and
 `__call__(features[frames, n_mels]) -> probabilities[n_classes]`. One that also has
@@ -19,6 +20,7 @@ import numpy as np
 
 from speechseq.models.ring import FrameRing
 from speechseq.streaming.calibration_store import calibration_of
+from speechseq.streaming.enhance import FrontEnd, FrontEndSettings
 from speechseq.streaming.frontend import IncrementalLogMel
 from speechseq.streaming.samples import mono_block
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
@@ -32,6 +34,7 @@ class StreamSettings:
     window_ms: float = 1000.0
     mode: str = "window"     # window | stateful | auto (stateful when the model allows it)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    front_end: FrontEndSettings = field(default_factory=FrontEndSettings)  # stream.enhance
 
     def __post_init__(self):
         if self.hop_ms < 10:
@@ -61,6 +64,7 @@ class StreamingRecognizer:
         self.settings = settings
         spec = classifier.frontend
         self.spec = spec
+        self.front_end = FrontEnd(settings.front_end)  # before the log-mel
         self.frontend = IncrementalLogMel(spec)
         self.hop_frames, self.window_frames = hop_and_window_frames(spec, settings.hop_ms, settings.window_ms)
         if settings.mode == "stateful" and not supports_stateful(classifier):
@@ -75,7 +79,10 @@ class StreamingRecognizer:
         self.reset()
 
     def reset(self) -> None:
+        self.front_end.reset()
         self.frontend.reset()
+        self._samples_in = 0
+        self.front_end_seconds = 0.0  # compute time of the front-end stage (not in hop_seconds)
         self.ring.clear()
         self.smoother.reset()
         self._pending_state_frames: list[np.ndarray] = []
@@ -87,7 +94,7 @@ class StreamingRecognizer:
 
     @property
     def samples_seen(self) -> int:
-        return self.frontend.samples_in
+        return self._samples_in
 
     def time_ms_of_frame(self, frame_index: int) -> float:
         """Time at which frame `frame_index` is complete, from the start of the audio."""
@@ -104,6 +111,11 @@ class StreamingRecognizer:
         if samples.size:
             rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
             self.level_dbfs = 20 * np.log10(max(rms, 1e-6))
+        self._samples_in += samples.size
+        if self.front_end.active:
+            t0 = time.perf_counter()
+            samples = self.front_end.push(samples)
+            self.front_end_seconds += time.perf_counter() - t0
         first = self.frontend.frames_out
         frames = self.frontend.push(samples)
         self.latest_frames = frames  # what the model sees, for live views (speechseq-serve's spectrogram)
@@ -182,6 +194,12 @@ def smoothing_from_config(knobs, calibration: dict | None = None) -> SmoothingCo
                            class_thresholds=tuple((str(k), float(v)) for k, v in per_class.items()))
 
 
+def front_end_from_config(knobs) -> FrontEndSettings:
+    """The front-end stage from the `stream` knob `enhance` (null or absent: none)."""
+    value = knobs.get("enhance") if hasattr(knobs, "get") else None
+    return FrontEndSettings() if value is None else FrontEndSettings(enhance=str(value))
+
+
 def settings_from_config(knobs, calibration: dict | None = None) -> StreamSettings:
     """StreamSettings from the `stream` config group (any mapping with its keys), null knobs filled
     from `calibration` (the `calibration_of` a model's metadata), then from the defaults."""
@@ -192,7 +210,8 @@ def settings_from_config(knobs, calibration: dict | None = None) -> StreamSettin
         return getattr(defaults, key) if value is None else value
 
     return StreamSettings(hop_ms=float(get("hop_ms")), window_ms=float(get("window_ms")), mode=str(get("mode")),
-                          smoothing=smoothing_from_config(knobs, calibration))
+                          smoothing=smoothing_from_config(knobs, calibration),
+                          front_end=front_end_from_config(knobs))
 
 
 def settings_for(classifier, knobs) -> StreamSettings:
