@@ -128,3 +128,87 @@ def test_shipped_card_is_tidy():
     card = (pretrained.PRETRAINED_DIR / "MODEL_CARD.md").read_text()
     assert_tidy(card)
     assert re.search(r"\| \*\*Test accuracy \(mini test split\)\*\* \| \*\*\d+\.\d\d %\*\*", card)
+
+
+def _fake_farfield(path, long: float = 0.123456789, voices: bool = True):
+    """A farfield.json as scripts/farfield_report.sh writes it, with raw floats everywhere."""
+    clips = [{"rt60_s": None, "distance_m": None, "snr_db": snr, "rooms": None, "accuracy": acc, "n": 785}
+             for snr, acc in ((None, 0.9617834394904459), (10.0, 0.9566878980891719), (5.0, 0.9261146496815286))]
+    for band, rooms, snrs in (([0.5, 1.5], 100, [None]), ([1.5, 3.0], 100, [None]), ([3.0, 5.0], 100, [None]),
+                              ([1.0, 4.0], 200, [None, 10.0, 5.0])):
+        clips += [{"rt60_s": rt60, "distance_m": band, "snr_db": snr, "rooms": rooms, "n": 785,
+                   "accuracy": 0.95 - rt60 / 5 - band[0] / 50 - (snr is not None) * (0.2 - (snr or 0) / 100) + long / 1000}
+                  for rt60 in (0.3, 0.6, 0.9) for snr in snrs]
+    settings = {"detector": "peak", "threshold": 0.45, "class_thresholds": {"go": 0.6}, "average_window_ms": 500.0}
+    streams = [{"name": name, "room": room, "duration_s": 600.0, "command_words": 140, "correct_pct": 80.0 + long,
+                "wrong_pct": 2.142857142857, "false_alarms_per_hour": 30.000000001, "settings": settings,
+                "calibrated_in_checkpoint": True}
+               for name, room in (("near", None), ("room", {"rt60_s": 0.6, "distance_m": 2.5}))]
+    path.write_text(json.dumps({"checkpoint": "x.safetensors", "split": "test", "clips": clips, "streams": streams,
+                                "voices": {"accuracy": 0.8321428571428572, "n": 560} if voices else None}))
+    return path
+
+
+def _section(card: str, heading: str) -> str:
+    return card.split(heading)[1].split("\n## ")[0]
+
+
+def test_card_far_field_section_has_units_and_is_tidy(tmp_path, capsys):
+    run = _fake_run(tmp_path)
+    farfield = _fake_farfield(tmp_path / "farfield.json")
+    card = pretrained.render_model_card(**run, data_root="../mini", command="x", date="2026-12-03", farfield_json=farfield)
+    assert_tidy(card)
+    far = _section(card, "## Far field (mini test split)")
+    assert ("| room RT60 \\ talker distance | 0.5-1.5 m (100 rooms) | 1.5-3 m (100 rooms) | 3-5 m (100 rooms) | "
+            "1-4 m (200 rooms) | 1-4 m + 10 dB SNR | 1-4 m + 5 dB SNR |") in far
+    assert "| no room | 96.18 % | 96.18 % | 96.18 % | 96.18 % | 95.67 % | 92.61 % |" in far  # clean; noise alone
+    assert "| 0.6 s | 82.01 % | 80.01 % | 77.01 % | 81.01 % | 71.01 % | 66.01 % |" in far
+    cells = [c.strip() for line in far.splitlines() if line.startswith("| ") and "---" not in line
+             for c in line.strip("|").split("|")[1:]]
+    heading_cells = {"0.5-1.5 m (100 rooms)", "command words", "minutes", "correct %", "wrong %", "false alarms per hour"}
+    assert all(re.fullmatch(r"\d+\.\d\d %|\d+(\.\d)?", c) or "m" in c or c in heading_cells for c in cells), cells
+    assert "scored with\nthe detector stored in the checkpoint (`peak`, threshold 0.45, per-class thresholds):" in far
+    assert "| near (no room) | 10 | 140 | 80.1 | 2.1 | 30.0 |" in far
+    assert "| in a room (RT60 0.6 s, talker 2.5 m) | 10 | 140 | 80.1 | 2.1 | 30.0 |" in far
+    assert "83.21 % of 560 spoken commands" in far
+    # the console command takes it too; without espeak-ng the voices say so
+    pretrained.main(["card", str(run["run_dir"]), "../mini", "x", "--farfield",
+                     str(_fake_farfield(tmp_path / "no_voices.json", voices=False))])
+    assert "Synthetic voices: not measured (espeak-ng missing)." in capsys.readouterr().out
+
+
+def test_card_shows_the_calibration_training_stored(tmp_path, monkeypatch):
+    from speechseq.streaming.calibration_store import write_checkpoint_calibration
+
+    run = _fake_run(tmp_path)
+    best = run["run_dir"] / "checkpoints" / "best.safetensors"
+    shipped = best.resolve()
+    best.unlink()
+    record = {"settings": {"detector": "peak", "average_window_ms": 500, "threshold": 0.45, "margin": 0.0,
+                           "suppression_ms": 1000, "class_thresholds": {"go": 0.6123456789}},
+              "max_false_alarms_per_hour": 30.0, "within_budget": True,
+              "per_class": {"used": True, "held_out_gains_pct": [1.23456789, 4.225352112676063], "min_gain_pct": 1.0},
+              "validation": {"command_words": 142, "duration_s": 600.0, "correct_pct": 83.09859154929578,
+                             "wrong_pct": 1.408450704225352, "false_alarms_per_hour": 12.0,
+                             "median_latency_from_end_ms": 502.0,
+                             "input": "calibration/near/stream.wav + calibration/far/stream.wav"}}
+    write_checkpoint_calibration(shipped, record, output=best)
+    read = pretrained.read_checkpoint_metadata  # the run's config as a new run stores it
+    monkeypatch.setattr(pretrained, "read_checkpoint_metadata", lambda p, e: {
+        **read(p, e), "config": {"calibration": {"rt60": 0.6, "distance": 2.5, "seconds": 300.0}}})
+    args = {"data_root": "../mini", "command": "x", "date": "2026-12-03"}
+    card = pretrained.render_model_card(run["run_dir"], **args)
+    assert_tidy(card)
+    streaming = _section(card, "## Streaming")
+    assert "in a simulated room (RT60 0.6 s, talker 2.5 m away): `calibration/near/stream.wav + calibration/far/stream.wav`" \
+        in " ".join(streaming.split())
+    assert "calibrated on these streams for at most 30\nfalse alarms per hour: `peak`" in streaming
+    assert "threshold 0.45" in streaming and "per-class thresholds go 0.612 (held-out gains +1.23 and +4.23" in streaming
+    assert "| validation, near + room (tuned on) | 10 | 142 | 83.1 | 1.4 | 12.0 | 502 | - |" in streaming
+    # a calibration folder (scripts/calibrate_pretrained.sh) describes the shipped detector instead
+    card = pretrained.render_model_card(run["run_dir"], streams_md=run["streams_md"], **args)
+    assert "validation, loud (tuned on)" in card and "near + room" not in card
+    # the shipped model's stored calibration was made later, on a near stream only: not shown as training's
+    best.unlink()
+    best.symlink_to(shipped)
+    assert "## Streaming" not in pretrained.render_model_card(run["run_dir"], **args)

@@ -65,7 +65,7 @@ The test split is the mini set's `testing_list.txt`, with `_unknown_` and `_sile
 as in TensorFlow's speech_commands example (10 % each, fixed seed). The mini set is small: a model
 trained on the full dataset does better (the README's training section has that command).
 
-{noise}{seeds}{streams}## Per-class results (mini test split)
+{noise}{seeds}{streams}{farfield}## Per-class results (mini test split)
 
 | class | precision % | recall % | F1 % | test clips |
 |---|---:|---:|---:|---:|
@@ -93,8 +93,7 @@ def pct(fraction: float, digits: int = 2) -> str:
 
 def noise_section(report: dict) -> str:
     """The test split in background noise, from test_report.json's "noise" rows (empty without them)."""
-    rows = report.get("noise") or []
-    if not rows:
+    if not (rows := report.get("noise")):
         return ""
     lines = ["## In background noise (mini test split)", "",
              "Word clips mixed with the dataset's `_background_noise_` at each signal-to-noise ratio (speech",
@@ -106,13 +105,9 @@ def noise_section(report: dict) -> str:
 
 def _seed_metric(key: str) -> str | None:
     """aggregate.json's metric key as a row name: test_10dB -> 'test, 10 dB SNR'; None for other metrics."""
-    if key == "best_val_acc":
-        return "validation (best epoch)"
-    if key == "test_clean":
-        return "test, clean"
     if key.startswith("test_") and key.endswith("dB"):
         return f"test, {key[5:-2]} dB SNR"
-    return None
+    return {"best_val_acc": "validation (best epoch)", "test_clean": "test, clean"}.get(key)
 
 
 def seeds_section(aggregate_json: str | Path | None) -> str:
@@ -130,27 +125,28 @@ def seeds_section(aggregate_json: str | Path | None) -> str:
 
 
 def _stream_row(name: str, r: dict) -> str:
-    def ms(key: str) -> str:
-        return "-" if r.get(key) is None else f"{r[key]:.0f}"
-
+    ms = ["-" if r.get(k) is None else f"{r[k]:.0f}" for k in ("median_latency_from_end_ms", "p90_latency_from_end_ms")]
     return (f"| {name} | {r['duration_s'] / 60:.0f} | {r['command_words']} | {r['correct_pct']:.1f} | "
-            f"{r['wrong_pct']:.1f} | {r['false_alarms_per_hour']:.1f} | {ms('median_latency_from_end_ms')} | "
-            f"{ms('p90_latency_from_end_ms')} |")
+            f"{r['wrong_pct']:.1f} | {r['false_alarms_per_hour']:.1f} | {ms[0]} | {ms[1]} |")
 
 
-def _detector_line(cal: dict) -> str:
+def _detector_line(cal: dict, where: str = "the validation stream") -> str:
     s, per_class = cal["settings"], cal.get("per_class") or {}
     gains = " and ".join(f"{g:+.3g}" for g in per_class.get("held_out_gains_pct") or [])
     if s.get("class_thresholds"):
-        classes = ", ".join(f"{k} {v:g}" for k, v in s["class_thresholds"].items())
+        classes = ", ".join(f"{k} {v:.3g}" for k, v in s["class_thresholds"].items())
         per = f"per-class thresholds {classes} (held-out gains {gains} points)"
     else:
         bar = per_class.get("min_gain_pct", 1.0)
         per = "no per-class thresholds" + (f"\n(fitted on one half of the stream, they gained {gains} points of "
                                            f"correct minus wrong on the other; {bar:g} needed on both)" if gains else "")
-    return (f"The detector was calibrated on the validation stream for at most {cal['max_false_alarms_per_hour']:g}\n"
+    return (f"The detector was calibrated on {where} for at most {cal['max_false_alarms_per_hour']:g}\n"
             f"false alarms per hour: `{s['detector']}`, posteriors averaged over {s['average_window_ms']:g} ms,\n"
-            f"threshold {s['threshold']:g}, margin {s['margin']:g}, suppression {s['suppression_ms']:g} ms, {per}.")
+            f"threshold {s['threshold']:.3g}, margin {s['margin']:g}, suppression {s['suppression_ms']:g} ms, {per}.")
+
+
+STREAM_HEADER = [("| stream | minutes | command words | correct % | wrong % | false alarms per hour "
+                  "| latency from speech end, median ms | p90 ms |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
 
 
 def streams_section(streams: str | Path | None) -> str:
@@ -168,20 +164,79 @@ def streams_section(streams: str | Path | None) -> str:
              "Long recordings made by `scripts/make_stream_wav.py`: a one-second clip about every 3 s, 30 % of them",
              "words outside the ten commands, over the dataset's background noise (`loud`: each noise crop",
              "peak-normalised first; `tf`: TensorFlow's quieter recipe).", "", _detector_line(cal), "",
-             ("| stream | minutes | command words | correct % | wrong % | false alarms per hour "
-              "| latency from speech end, median ms | p90 ms |"), "|---|---:|---:|---:|---:|---:|---:|---:|",
-             _stream_row("validation, loud (tuned on)", cal["validation"])]
+             *STREAM_HEADER, _stream_row("validation, loud (tuned on)", cal["validation"])]
     for report in sorted(folder.glob("test_*/stream_report.json")):
         recipe = report.parent.name.removeprefix("test_")
         lines.append(_stream_row(f"test, {recipe}", json.loads(report.read_text())))
     return "\n".join(lines) + "\n\n"
 
 
+def trained_calibration_section(meta: dict) -> str:
+    """The detector the training run calibrated and stored in best.safetensors itself (on its own
+    validation streams, calibration/ in the run folder); "" when the checkpoint holds none or a later one."""
+    cal = meta.get("streaming") or {}
+    where = str((cal.get("validation") or {}).get("input", ""))
+    if not where.startswith("calibration/"):
+        return ""
+    c = (meta.get("config") or {}).get("calibration") or {}
+    room = f" (RT60 {c['rt60']:g} s, talker {c['distance']:g} m away)" if {"rt60", "distance"} <= set(c) else ""
+    lines = ["## Streaming", "",
+             "Training ended by calibrating the detector stored in the checkpoint (every runtime uses it) on streams",
+             "of the validation split (a one-second clip about every 3 s, 30 % of them other words, over the `loud`",
+             f"background noise): near, and the same stream in a simulated room{room}:\n`{where}`.", "",
+             _detector_line(cal, "these streams"), "", *STREAM_HEADER,
+             _stream_row("validation, near + room (tuned on)", cal["validation"])]
+    return "\n".join(lines) + "\n\n"
+
+
+def _room_table(rows: list[dict]) -> list[str]:
+    """Accuracy per room RT60 (rows, "no room" first) and talker distance band, alone or + noise (columns)."""
+    cell = {(r["rt60_s"], r["distance_m"] and tuple(r["distance_m"]), r["snr_db"]): pct(r["accuracy"]) for r in rows}
+    rooms = {tuple(r["distance_m"]): r.get("rooms") for r in rows if r["rt60_s"] is not None}
+    noisy = {band for t, band, snr in cell if t is not None and snr is not None}
+    # the bands alone first, then the band scored with noise too, at falling SNR
+    cols = sorted({(b, snr) for t, b, snr in cell if t is not None}, key=lambda c: (c[0] in noisy, c[0], c[1] is not None, -(c[1] or 0)))
+    head = [f"{lo:g}-{hi:g} m" + (f" ({rooms[lo, hi]} rooms)" * bool(rooms[lo, hi]) if snr is None else f" + {snr:g} dB SNR")
+            for (lo, hi), snr in cols]
+    lines = ["| room RT60 \\ talker distance | " + " | ".join(head) + " |", "|---" + "|---:" * len(cols) + "|"]
+    for t in [None, *sorted({k[0] for k in cell if k[0] is not None})]:
+        at = [(t, b, snr) if t is not None else (None, None, snr) for b, snr in cols]  # no room: clean or noise only
+        lines.append(f"| {'no room' if t is None else f'{t:g} s'} | " + " | ".join(cell.get(k, "-") for k in at) + " |")
+    return lines
+
+
+def farfield_section(farfield_json: str | Path | None) -> str:
+    """Clips in rooms and noise, near and room streams with the stored detector, synthetic voices:
+    the farfield.json of scripts/farfield_report.sh ("" without one)."""
+    if not farfield_json:
+        return ""
+    ff = json.loads(Path(farfield_json).read_text())
+    lines = [f"## Far field (mini {ff['split']} split)", "",
+             "Accuracy with every word clip played in one of a band's simulated shoebox rooms (pyroomacoustics,",
+             "RT60 from Sabine's formula, seeded), alone and with background noise mixed in after the room:", "",
+             *_room_table(ff["clips"]), ""]
+    s = next((x["settings"] for x in ff["streams"] if x.get("calibrated_in_checkpoint") and x.get("settings")), None)
+    how = (f"the detector stored in the checkpoint (`{s['detector']}`, threshold {s['threshold']:.3g}"
+           + (", per-class thresholds" if s.get("class_thresholds") else "") + ")") if s else "the default detector"
+    lines += [f"Streams of the {ff['split']} split (`loud` recipe) scored with\n{how}:", "",
+              "| stream | minutes | command words | correct % | wrong % | false alarms per hour |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for x in ff["streams"]:
+        room = x.get("room") and f"in a room (RT60 {x['room']['rt60_s']:g} s, talker {x['room']['distance_m']:g} m)"
+        lines.append(f"| {room or x['name'] + ' (no room)'} | {x['duration_s'] / 60:.0f} | {x['command_words']} | "
+                     f"{x['correct_pct']:.1f} | {x['wrong_pct']:.1f} | {x['false_alarms_per_hour']:.1f} |")
+    v = ff.get("voices")
+    lines += ["", f"Synthetic voices (espeak-ng, speakers no training set holds): {pct(v['accuracy'])} of "
+                  f"{v['n']:,} spoken commands." if v else "Synthetic voices: not measured (espeak-ng missing)."]
+    return "\n".join(lines) + "\n\n"
+
+
 def render_model_card(run_dir: str | Path, data_root: str, command: str, name: str = MODEL_NAME,
                       streams_md: str | Path | None = None, aggregate_json: str | Path | None = None,
-                      date: str | None = None) -> str:
+                      date: str | None = None, farfield_json: str | Path | None = None) -> str:
     """The card for a finished training run (reads summary.json, test_report.json, data_report.json;
-    optionally the calibration folder and the multirun's aggregate.json). `date`: default today."""
+    optionally the calibration folder, the multirun's aggregate.json, scripts/farfield_report.sh's
+    farfield.json). Without a calibration folder, a detector training stored itself is shown. `date`: default today."""
     import datetime
 
     from speechseq import __version__
@@ -204,13 +259,13 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
         test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
         date=date or datetime.date.today().isoformat(), version=__version__,
         torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class, noise=noise_section(report),
-        seeds=seeds_section(aggregate_json), streams=streams_section(streams_md))
+        seeds=seeds_section(aggregate_json), farfield=farfield_section(farfield_json),
+        streams=streams_section(streams_md) or trained_calibration_section(meta))
 
 
 def _architecture(model: dict) -> str:
     kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
-    if model["cell"] == "rnn":
-        kind += f" ({model.get('nonlinearity', 'tanh')})"
+    kind += f" ({model.get('nonlinearity', 'tanh')})" if model["cell"] == "rnn" else ""
     stack = model["frame_stack"]
     frames = f"{stack} frames stacked per step" if stack > 1 else "one frame per step"
     return (f"{model['num_layers']}-layer {kind}, hidden size {model['hidden_size']}, {model['pooling']} pooling, "
@@ -218,10 +273,8 @@ def _architecture(model: dict) -> str:
 
 
 def _epoch_clips(train: dict) -> str:
-    try:
-        return f"{train['keyword'] + train['unknown_drawn'] + train['silence']:,}"
-    except KeyError:
-        return "?"
+    keys = ("keyword", "unknown_drawn", "silence")
+    return f"{sum(train[k] for k in keys):,}" if all(k in train for k in keys) else "?"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,14 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m speechseq.deploy.pretrained")
     sub = parser.add_subparsers(dest="what", required=True)
     card = sub.add_parser("card", help="print the model card of a finished training run")
-    card.add_argument("run_dir")
-    card.add_argument("data_root")
-    card.add_argument("command")
+    for arg in ("run_dir", "data_root", "command"):
+        card.add_argument(arg)
     card.add_argument("--streams", help="output folder of scripts/calibrate_pretrained.sh (or its summary.md)")
     card.add_argument("--seeds", help="aggregate.json of the recipe's multirun (python -m speechseq.training.aggregate)")
+    card.add_argument("--farfield", help="farfield.json of scripts/farfield_report.sh (rooms, streams, voices)")
     args = parser.parse_args(argv)
     print(render_model_card(args.run_dir, args.data_root, args.command, streams_md=args.streams,
-                            aggregate_json=args.seeds), end="")
+                            aggregate_json=args.seeds, farfield_json=args.farfield), end="")
     return 0
 
 
