@@ -107,7 +107,7 @@ class TrainerConfig:
 class CalibrationConfig:
     """The detector calibrated at the end of training on streams built from the validation split."""
     enabled: bool = False
-    seconds: float = 300.0         # of each validation stream (near, and far when rooms is true)
+    seconds: float = 600.0         # of each validation stream (near, and far when rooms is true): 20 min in all, as scripts/calibrate_pretrained.sh
     rooms: bool = True             # also a far stream: the same words played in one simulated room
     rt60: float = 0.6              # that room (s, Sabine)
     distance: float = 2.5          # talker to microphone (m)
