@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 # SPEECHSEQ_MINI points elsewhere when the repository is not next to shared/ (e.g. a git worktree).
 MINI = Path(os.environ.get("SPEECHSEQ_MINI") or REPO.parent / "shared" / "data" / "speech_commands_mini")
 FILLERS = ("cat", "dog", "bed")
+# SPEECHSEQ_VMIC: the virtual-microphone script (PulseAudio null sink) when shared/ is elsewhere.
+VMIC = Path(os.environ.get("SPEECHSEQ_VMIC") or REPO.parent / "shared" / "tools" / "vmic.sh")
 
 
 def word_tone(word_index: int, rng: np.random.Generator, seconds: float = 1.0) -> np.ndarray:
@@ -59,6 +62,19 @@ def write_synthetic_dataset(root: Path, clips_per_word: int = 10, seed: int = 0,
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     return write_synthetic_dataset(tmp_path_factory.mktemp("synthetic_sc"))
+
+
+@pytest.fixture(scope="module")
+def vmic():
+    """A PulseAudio virtual microphone (vmic.sh start), stopped when the module's tests end."""
+    if not VMIC.is_file():
+        pytest.skip(f"no virtual microphone script at {VMIC}")
+    try:
+        start = subprocess.run(["bash", str(VMIC), "start"], capture_output=True, text=True, timeout=600)
+        assert start.returncode == 0, f"vmic.sh start failed: {start.stderr}"
+        yield VMIC
+    finally:
+        subprocess.run(["bash", str(VMIC), "stop"], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="session")

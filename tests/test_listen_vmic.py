@@ -13,7 +13,6 @@ threshold depends on the CPU's rounding (AVX2 vs AVX-512/AMX, thread count).
 """
 
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -28,7 +27,6 @@ import soundfile as sf
 from speechseq.labels import COMMANDS_10
 from tests.conftest import (
     FILLERS,
-    REPO,
     compose_config,
     tiny_train_overrides,
     word_tone,
@@ -38,22 +36,9 @@ from tests.streaming_helpers import compose_app
 
 pytestmark = [pytest.mark.mic, pytest.mark.slow]
 
-VMIC = Path(os.environ.get("SPEECHSEQ_VMIC") or REPO.parent / "shared" / "tools" / "vmic.sh")
 WORDS = COMMANDS_10 + FILLERS  # word_tone(i) is WORDS[i] in write_synthetic_dataset
 PLAYED = ["yes", "left", "dog", "go", "stop", "bed", "no"]
 KNOBS = ["stream.average_window_ms=300", "stream.threshold=0.6"]  # the same for listen and stream
-
-
-@pytest.fixture(scope="module")
-def vmic():
-    if not VMIC.is_file():
-        pytest.skip(f"no virtual microphone script at {VMIC}")
-    try:
-        start = subprocess.run(["bash", str(VMIC), "start"], capture_output=True, text=True, timeout=600)
-        assert start.returncode == 0, f"vmic.sh start failed: {start.stderr}"
-        yield VMIC
-    finally:
-        subprocess.run(["bash", str(VMIC), "stop"], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

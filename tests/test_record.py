@@ -4,7 +4,6 @@ format, Ctrl-C, no microphone; and one session on the virtual microphone (marked
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import threading
@@ -32,7 +31,6 @@ from tests.console import assert_one_error_line, run_main
 from tests.streaming_helpers import compose_app
 
 SR = 16000
-VMIC = Path(os.environ.get("SPEECHSEQ_VMIC") or REPO.parent / "shared" / "tools" / "vmic.sh")
 MINI = REPO.parent / "shared" / "data" / "speech_commands_mini"
 
 
@@ -242,18 +240,6 @@ def test_a_level_meter_on_a_terminal_plain_lines_off_it(tmp_path, stream, meter)
 
 
 # --- the real sounddevice path, on a virtual microphone ---
-
-@pytest.fixture(scope="module")
-def vmic():
-    if not VMIC.is_file():
-        pytest.skip(f"no virtual microphone script at {VMIC}")
-    try:
-        start = subprocess.run(["bash", str(VMIC), "start"], capture_output=True, text=True, timeout=600)
-        assert start.returncode == 0, f"vmic.sh start failed: {start.stderr}"
-        yield VMIC
-    finally:
-        subprocess.run(["bash", str(VMIC), "stop"], capture_output=True, timeout=60)
-
 
 def spoken_word_wav(path: Path, word: str) -> Path:
     """A clip of `word` from the mini set, loudest first, between 0.2 s of silence either side."""
