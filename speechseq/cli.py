@@ -26,6 +26,13 @@ def expected_errors() -> tuple[type[BaseException], ...]:
             RuntimeError, ValueError)
 
 
+def quiet_broken_pipe() -> None:
+    """Exit 1 without a traceback when stdout's reader has gone (Python would complain at exit too)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
+
+
 def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) -> None:
     """Run `fn`; a known failure prints one line and exits 2 (debug=true shows the traceback).
 
@@ -37,9 +44,7 @@ def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) ->
     try:
         code = fn()
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+        quiet_broken_pipe()
     except MissingMandatoryValue as exc:
         if debug:
             raise
@@ -222,7 +227,10 @@ def hydra_entry(config_name: str) -> Callable:
         def entry(cfg_passthrough=None):
             if cfg_passthrough is None:
                 refuse_unknown_keys(config_name, sys.argv[1:])
-            return hydra_task(cfg_passthrough)
+            try:
+                return hydra_task(cfg_passthrough)
+            except BrokenPipeError:  # `--help | head`: Hydra printed into a closed pipe; stop quietly
+                quiet_broken_pipe()
 
         return entry
 
