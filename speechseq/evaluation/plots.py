@@ -157,11 +157,16 @@ def plot_noise_curve(clean_accuracy: float, rows: list[dict], path: str | Path, 
         ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
     ax.axhline(clean_accuracy, color="tab:green", ls="--", label=f"clean {clean_accuracy:.3f}")
     ax.set_xlabel("SNR (dB): speech power / noise power")
+    _finish_accuracy_plot(plt, fig, ax, title or "accuracy in noise", path)
+
+
+def _finish_accuracy_plot(plt, fig, ax, title: str, path: str | Path) -> None:
+    """The accuracy axis (0-1, grid), the legend beside the axes, the title; saved and closed."""
     ax.set_ylabel("accuracy (fraction of clips)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     _legend_beside(ax)
-    ax.set_title(title or "accuracy in noise")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -194,14 +199,7 @@ def plot_reverb_curve(clean_accuracy: float, rows: list[dict], path: str | Path,
                        label=f"{dry}, no room {without_room[snr]:.3f}")
     low, high = rows[0]["distance_m"]
     ax.set_xlabel(f"RT60 (s, Sabine's): reverberation time; talker {low:g}-{high:g} m from the microphone")
-    ax.set_ylabel("accuracy (fraction of clips)")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    _legend_beside(ax)
-    ax.set_title(title or "accuracy in rooms")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish_accuracy_plot(plt, fig, ax, title or "accuracy in rooms", path)
 
 
 def plot_detection_curve(rows: list[dict], path: str | Path, operating_point: dict | None = None,
