@@ -105,7 +105,7 @@ def evaluate_stream(cfg) -> dict:
 
 
 def calibrate_checkpoint(cfg) -> dict:
-    from speechseq.streaming.calibrate import calibrate
+    from speechseq.streaming.calibrate import calibrate, stored_record
 
     _check_inputs(cfg)
     budget = float(cfg.stream.max_false_alarms_per_hour)
@@ -122,11 +122,8 @@ def calibrate_checkpoint(cfg) -> dict:
     hop_ms, window_ms = float(cfg.stream.hop_ms), float(cfg.stream.window_ms)
     track = posterior_track(classifier, cfg.input, cfg.labels, hop_ms, window_ms)
     result = calibrate(track, budget)
-    record = {k: result[k] for k in ("settings", "max_false_alarms_per_hour", "within_budget", "per_class",
-                                     "validation")}
-    record["settings"].update({"hop_ms": hop_ms, "window_ms": window_ms})
     # the stream's name and folder only: the record ships inside the model, machine paths must not
-    record["validation"]["input"] = portable_name(cfg.input, parts=2)
+    record = stored_record(result, hop_ms, window_ms, portable_name(cfg.input, parts=2))
     target = write_checkpoint_calibration(cfg.checkpoint, record, cfg.output)
     written = [str(target)]
     if cfg.onnx:

@@ -112,3 +112,15 @@ def calibrate(track: PosteriorTrack, max_false_alarms_per_hour: float, candidate
                                                   "wrong_pct", "missed_pct", "false_alarms_per_hour",
                                                   "median_latency_from_end_ms")},
             "sweeps": [{"detector": asdict(base), "rows": rows} for base, rows in sweeps]}
+
+
+STORED_KEYS = ("settings", "max_false_alarms_per_hour", "within_budget", "per_class", "validation")
+
+
+def stored_record(result: dict, hop_ms: float, window_ms: float, source: str) -> dict:
+    """What a model keeps of a calibration: `calibrate`'s result without the sweeps, with the
+    hop and window it was measured at and `source`, the streams' portable names (no machine paths)."""
+    record = {k: result[k] for k in STORED_KEYS}
+    record["settings"] = {**result["settings"], "hop_ms": hop_ms, "window_ms": window_ms}
+    record["validation"] = {**result["validation"], "input": source}
+    return record

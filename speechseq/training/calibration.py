@@ -19,7 +19,7 @@ from speechseq.evaluation.streams import posterior_track
 from speechseq.fsutil import atomic_write_text
 from speechseq.labels import LabelSet
 from speechseq.streaming.backends import load_classifier
-from speechseq.streaming.calibrate import calibrate
+from speechseq.streaming.calibrate import calibrate, stored_record
 from speechseq.streaming.calibration_store import write_checkpoint_calibration
 from speechseq.streaming.recognizer import settings_for
 from speechseq.streaming.sweep import PosteriorTrack
@@ -63,10 +63,8 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
     tracks = [posterior_track(classifier, wav, wav.with_name("labels.csv"), settings.hop_ms, settings.window_ms,
                               progress=cfg.trainer.progress) for wav in wavs]
     result = calibrate(joined(tracks), float(c.max_false_alarms_per_hour))
-    record = {k: result[k] for k in ("settings", "max_false_alarms_per_hour", "within_budget", "per_class",
-                                     "validation")}
-    record["settings"].update({"hop_ms": settings.hop_ms, "window_ms": settings.window_ms})
-    record["validation"]["input"] = " + ".join(f"calibration/{w.parent.name}/{w.name}" for w in wavs)
+    record = stored_record(result, settings.hop_ms, settings.window_ms,
+                           " + ".join(f"calibration/{w.parent.name}/{w.name}" for w in wavs))
     write_checkpoint_calibration(best_path, record)
     atomic_write_text(folder / "calibration.json", json.dumps(result, indent=2))
     s, v = record["settings"], record["validation"]
