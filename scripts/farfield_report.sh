@@ -55,7 +55,7 @@ voices="synthetic voices: not measured (espeak-ng missing)"
 rm -f "$OUT/voices/synthetic_voices.json"  # a stale score must not pass for this checkpoint's
 if command -v espeak-ng > /dev/null; then
     echo "== synthetic voices"
-    "$PY" scripts/synthetic_voices.py --checkpoint "$CKPT" --out "$OUT/voices" > "$OUT/voices.log"
+    "$PY" scripts/synthetic_voices.py --checkpoint "$CKPT" --split "$SPLIT" --out "$OUT/voices" > "$OUT/voices.log"
     voices=$(head -n 1 "$OUT/voices.log")
 fi
 
