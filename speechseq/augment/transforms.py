@@ -4,7 +4,8 @@ Multi-condition training: each clip is shifted (far enough, sometimes, to leave 
 of the word, which is then labelled `_unknown_`), sometimes put in a room (convolved with an
 impulse response: speech across a room, not into a headset), mixed with background noise at an
 SNR drawn per clip, made louder or quieter, and optionally sped up or slowed down. Silence clips
-are background noise at a level drawn over a wide range. SpecAugment masks the features afterwards.
+are background noise at a level drawn over a wide range. On the features, each clip's frequency
+axis may be scaled (vocal tract length, augment/warp.py), and SpecAugment masks them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from torch import nn
 
 from speechseq.augment.rir_bank import RirBank
 from speechseq.augment.rooms import load_room_bank, put_in_rooms
+from speechseq.augment.warp import MelWarp
 from speechseq.data.splits import NoiseBank
+from speechseq.features.spec import FrontendSpec
 
 NOISE_MODES = ("snr", "gain")
 
@@ -218,14 +221,22 @@ def mask_runs(feats: torch.Tensor, dim: int, mask_param: int, generator: torch.G
 
 
 class SpecAugment(nn.Module):
-    """Frequency and time masks on normalised features (batch, frames, mels); masks fill with 0 (the mean)."""
+    """Frequency and time masks on normalised features (batch, frames, mels); masks fill with 0 (the mean).
+
+    `warp` (augment.vtlp) scales each clip's frequency axis; it acts on the log-mel features
+    before the normalisation (`warp_logmel`), the masks after it (`forward`).
+    """
 
     def __init__(self, freq_mask_param: int = 7, num_freq_masks: int = 2, time_mask_param: int = 10,
-                 num_time_masks: int = 2):
+                 num_time_masks: int = 2, warp: MelWarp | None = None):
         super().__init__()
         self.freq_param, self.time_param = freq_mask_param, time_mask_param
         self.num_freq = num_freq_masks if freq_mask_param else 0
         self.num_time = num_time_masks if time_mask_param else 0
+        self.warp = warp
+
+    def warp_logmel(self, logmel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return logmel if self.warp is None else self.warp(logmel, generator)
 
     def forward(self, feats: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         for _ in range(self.num_freq):
@@ -235,9 +246,12 @@ class SpecAugment(nn.Module):
         return feats
 
 
-def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str]) -> tuple[
-        WaveAugment | None, SpecAugment | None]:
-    """The waveform and feature augmenters of `augment.*` (None, None when augment.enabled=false)."""
+def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str],
+                     frontend: FrontendSpec | None = None) -> tuple[WaveAugment | None, SpecAugment | None]:
+    """The waveform and feature augmenters of `augment.*` (None, None when augment.enabled=false).
+
+    `frontend` (the log-mel bands) is needed for augment.vtlp; the default frontend when None.
+    """
     from speechseq.labels import SILENCE, UNKNOWN
 
     if not a.enabled:
@@ -246,5 +260,7 @@ def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str]) -
                        silence_label=labels.index(SILENCE) if SILENCE in labels else None,
                        unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None,
                        rooms=load_room_bank(a, sample_rate))
-    spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks)
+    bands = frontend or FrontendSpec()
+    warp = MelWarp(a.vtlp, bands.n_mels, bands.f_min, bands.f_max) if a.get("vtlp") else None
+    spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks, warp)
     return wave, spec

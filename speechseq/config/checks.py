@@ -136,6 +136,8 @@ def validate_augment(a) -> None:
     _require(0 <= a.fragment_max_kept <= a.whole_min_kept <= 1, "augment.whole_min_kept",
              "need 0 <= fragment_max_kept <= whole_min_kept <= 1")
     _require(all(0.5 <= f <= 2.0 for f in a.speed_factors), "augment.speed_factors", "factors must be within 0.5..2")
+    if a.vtlp:
+        _require_range(a.vtlp, "augment.vtlp", low=0.7, high=1.4)
     _validate_rooms(a)
 
 

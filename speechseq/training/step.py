@@ -128,7 +128,10 @@ class TrainStep:
         if self.wave_aug is not None:
             waves, labels, weights = self.wave_aug(waves, labels, generator)
         with torch.no_grad():
-            normalized = self.model.normalize(self.frontend(waves))
+            logmel = self.frontend(waves)
+            if self.spec_aug is not None:
+                logmel = self.spec_aug.warp_logmel(logmel, generator)
+            normalized = self.model.normalize(logmel)
             if self.spec_aug is not None:
                 normalized = self.spec_aug(normalized, generator)
         return normalized, labels, weights
