@@ -12,9 +12,23 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from typing import Iterable, Iterator, TextIO
 
 log = logging.getLogger(__name__)
+_bars_allowed = True
+
+
+@contextmanager
+def bars_allowed(allowed: bool) -> Iterator[None]:
+    """While inside, `allowed=False` turns every bar into its plain line, also in stages that take
+    no progress flag of their own (decoding, room simulation): `trainer.progress=false` on a terminal."""
+    global _bars_allowed
+    before, _bars_allowed = _bars_allowed, bool(allowed) and _bars_allowed
+    try:
+        yield
+    finally:
+        _bars_allowed = before
 
 
 def on_terminal(stream: TextIO) -> bool:
@@ -46,9 +60,10 @@ class Progress:
         self.logger = logger or log
         self.desc, self.unit, self.count, self.postfix = desc, unit, 0, {}
         self.iterable, self.closed = iterable, False
-        self.line = enabled and line_off_terminal and not on_terminal(self.stream)
+        terminal = _bars_allowed and on_terminal(self.stream)
+        self.line = enabled and line_off_terminal and not terminal
         self.bar = None
-        if enabled and on_terminal(self.stream):
+        if enabled and terminal:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, file=self.stream,

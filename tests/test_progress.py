@@ -3,7 +3,7 @@
 import io
 import logging
 
-from speechseq.progress import Progress, on_terminal, plural
+from speechseq.progress import Progress, bars_allowed, on_terminal, plural
 from tests.conftest import tiny_train_overrides
 from tests.console import run_script
 
@@ -32,6 +32,17 @@ def test_on_a_terminal_it_is_a_tqdm_bar_and_logs_nothing(caplog):
         assert sum(Progress(range(5), total=5, desc="eval test", unit="batch", stream=stream)) == 10
     assert "eval test" in stream.getvalue() and "\r" in stream.getvalue()
     assert not caplog.records
+
+
+def test_bars_not_allowed_turn_a_terminal_bar_into_its_line_until_the_block_ends(caplog):
+    stream = FakeTerminal()
+    with caplog.at_level(logging.INFO, logger="speechseq.progress"):
+        with bars_allowed(False):
+            with bars_allowed(True):  # an inner block cannot allow what an outer one refused
+                list(Progress(range(4), desc="decode train", unit="clip", stream=stream))
+        list(Progress(range(2), desc="after", stream=stream))
+    assert "decode train" not in stream.getvalue() and "after" in stream.getvalue()
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["decode train"]
 
 
 def test_disabled_or_left_to_the_caller_shows_nothing_off_a_terminal(caplog):

@@ -30,7 +30,7 @@ from speechseq.fsutil import (
     OutputWriteError,
     atomic_write_text,
 )
-from speechseq.progress import Progress
+from speechseq.progress import Progress, bars_allowed
 from speechseq.training.data import (  # noqa: F401  (re-exported: bench and tests import them from here)
     TrainingData,
     fit_normalization,
@@ -196,6 +196,11 @@ def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: fl
 
 def train(cfg: DictConfig) -> dict:
     """Train per `cfg`; returns a summary (best validation accuracy, test accuracy, paths, ...)."""
+    with bars_allowed(cfg.trainer.progress):  # progress=false: plain lines, also from decoding and rooms
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict:
     t_begin = time.perf_counter()  # a time budget counts from here: data loading is part of it
     dist, device, run = start_run(cfg)
     data = prepare_data(cfg, frontend_spec(cfg), load_test=cfg.trainer.test_after_training)
