@@ -154,3 +154,13 @@ def test_a_bad_rt60_is_one_config_line_before_anything_is_read(tmp_path, monkeyp
                              "reverb_rt60=[0.3,5.0]"], tmp_path / "run", monkeypatch, capsys)
     assert code == 2
     assert_one_error_line(err, "speechseq-eval", "reverb_rt60", "5.0")
+
+
+def test_only_banks_not_cached_are_counted_as_work_to_come(tmp_path):
+    """A training run keeps back time for simulating the test rooms only where they are not cached."""
+    few = {"distance": (1.0, 3.0), "rooms": 2, "clip_samples": 4000}
+    assert reverb.banks_to_simulate([0.3, 0.6], None, **few) == 2
+    assert reverb.banks_to_simulate([0.3, 0.6], tmp_path, **few) == 2
+    reverb.room_bank(0.3, few["distance"], few["rooms"], 0, clip_samples=few["clip_samples"], cache_dir=tmp_path)
+    assert reverb.banks_to_simulate([0.3, 0.6], tmp_path, **few) == 1
+    assert reverb.banks_to_simulate([0.3], tmp_path, seed=1, **few) == 1  # another seed is another bank

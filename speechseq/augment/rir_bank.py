@@ -173,11 +173,21 @@ def bank_key(spec: RoomSpec) -> str:
     return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def bank_path(spec: RoomSpec, cache_dir: str | Path) -> Path:
+    """Where the bank of `spec` is cached under `cache_dir`."""
+    return Path(cache_dir).expanduser() / "rirs" / f"rirs-{bank_key(spec)}.npz"
+
+
+def is_cached(spec: RoomSpec, cache_dir: str | Path | None) -> bool:
+    """Whether loading the bank of `spec` would read a file rather than simulate the rooms."""
+    return cache_dir is not None and bank_path(spec, cache_dir).is_file()
+
+
 def load_or_build_bank(spec: RoomSpec, cache_dir: str | Path | None) -> RirBank:
     """The bank of `spec`, from `cache_dir`/rirs when built before, else simulated and stored there."""
     if cache_dir is None:
         return build_bank(spec)
-    path = Path(cache_dir).expanduser() / "rirs" / f"rirs-{bank_key(spec)}.npz"
+    path = bank_path(spec, cache_dir)
     if path.is_file():
         try:
             return _read_bank(path)

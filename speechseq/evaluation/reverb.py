@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from speechseq.augment.rir_bank import RirBank, RoomSpec, load_or_build_bank
+from speechseq.augment.rir_bank import RirBank, RoomSpec, is_cached, load_or_build_bank
 from speechseq.augment.rooms import put_in_rooms
 from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.deploy.checkpoint import LoadedModel
@@ -27,12 +27,23 @@ from speechseq.features.logmel import LogMel
 CPU = torch.device("cpu")
 
 
+def room_spec(rt60: float, distance, rooms: int, seed: int, sample_rate: int = 16000,
+              clip_samples: int = 16000) -> RoomSpec:
+    """The rooms of one RT60 that clips are scored in (the spec `reverberate` uses too: same cache file)."""
+    return RoomSpec(size=int(rooms), rt60=(float(rt60), float(rt60)), distance=(float(distance[0]), float(distance[1])),
+                    seed=int(seed), sample_rate=int(sample_rate), max_seconds=max(1.0, clip_samples / sample_rate))
+
+
 def room_bank(rt60: float, distance, rooms: int, seed: int, sample_rate: int = 16000, clip_samples: int = 16000,
               cache_dir: str | Path | None = None) -> RirBank:
     """The bank `reverberate(clips, rt60, seed, distance, rooms, sample_rate, cache_dir)` uses (same cache file)."""
-    spec = RoomSpec(size=int(rooms), rt60=(float(rt60), float(rt60)), distance=(float(distance[0]), float(distance[1])),
-                    seed=int(seed), sample_rate=int(sample_rate), max_seconds=max(1.0, clip_samples / sample_rate))
-    return load_or_build_bank(spec, cache_dir)
+    return load_or_build_bank(room_spec(rt60, distance, rooms, seed, sample_rate, clip_samples), cache_dir)
+
+
+def banks_to_simulate(rt60s, cache_dir: str | Path | None, seed: int = 0, distance=(1.0, 4.0), rooms: int = 200,
+                      sample_rate: int = 16000, clip_samples: int = 16000) -> int:
+    """How many of the RT60s' room banks scoring would have to simulate (not cached yet)."""
+    return sum(not is_cached(room_spec(r, distance, rooms, seed, sample_rate, clip_samples), cache_dir) for r in rt60s)
 
 
 class RoomsAt:

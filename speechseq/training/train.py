@@ -26,6 +26,7 @@ from speechseq.cli import hydra_entry, run_guarded
 from speechseq.data.batches import batch_indices
 from speechseq.deploy.checkpoint import save_inference, save_resume_state
 from speechseq.evaluation.inference import predict_split
+from speechseq.evaluation.reverb import banks_to_simulate
 from speechseq.fsutil import (
     OutputWriteError,
     atomic_write_text,
@@ -186,7 +187,10 @@ def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: fl
     if t.test_after_training and data.test is not None:
         passes = (1 + len(t.test_noise_snr)) * (1 + len(t.test_reverb_rt60))
         reserve += 10 + val_seconds * passes * len(data.test.labels) / max(1, len(data.validation.labels))
-        reserve += TEST_ROOMS_SECONDS * len(t.test_reverb_rt60)  # the rooms are simulated on a first run
+        # the rooms are simulated on a first run only
+        reserve += TEST_ROOMS_SECONDS * banks_to_simulate(t.test_reverb_rt60, tr.cfg.data.cache_dir, tr.cfg.data.seed,
+                                                          sample_rate=data.spec.sample_rate,
+                                                          clip_samples=data.test.waves.shape[1])
     if reserve:
         tr.budget.reserve_seconds = reserve
     tr.budget.after_epoch(epochs_done, epoch_seconds)
