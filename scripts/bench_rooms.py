@@ -2,9 +2,11 @@
 """What room augmentation adds to a training step on a CPU, measured side by side: the whole
 step of experiment=mini (waveform augmentation, log-mel, SpecAugment, BiLSTM forward + backward +
 AdamW, batch 64) with augment.room_prob=0 and with room_prob (default 0.5), alternating A B A B
-so both see the same machine.
+so both see the same machine. With --speed-factors both sides have the rooms and B adds speed
+perturbation (augment.speed_factors) instead.
 
-    python scripts/bench_rooms.py [--room-prob 0.5] [--steps 20] [--threads 1] [--bank-size 500]
+    python scripts/bench_rooms.py [--room-prob 0.5] [--speed-factors 0.9,1.0,1.1] [--steps 20] [--threads 1]
+                                  [--bank-size 500] [--bf16]
 
 The bank (RT60 0.2-1.0 s, 0.5-5 m, as augment=far) comes from ~/.cache/speechseq/rirs when a run
 built it, else it is simulated first (not timed).
@@ -32,11 +34,11 @@ MINI_RECIPE = dict(time_shift_ms=100.0, noise_prob=0.8, snr_db=(-5.0, 25.0), gai
                    silence_dbfs=(-75.0, -5.0), fragment_prob=0.05)
 
 
-def step_fn(room_prob: float, bank, batch: int, bf16: bool):
+def step_fn(room_prob: float, bank, batch: int, bf16: bool, speed_factors: tuple[float, ...] = ()):
     g = torch.Generator().manual_seed(0)
     noise = NoiseBank(torch.randn(64, 16000, generator=g) * 0.05)
-    aug = WaveAugment(noise, 16000, WaveAugmentConfig(room_prob=room_prob, **MINI_RECIPE), 0, 1,
-                      rooms=bank if room_prob > 0 else None)
+    aug = WaveAugment(noise, 16000, WaveAugmentConfig(room_prob=room_prob, speed_factors=speed_factors,
+                                                      **MINI_RECIPE), 0, 1, rooms=bank if room_prob > 0 else None)
     frontend, masks = LogMel(FrontendSpec()), SpecAugment()
     model = RecurrentClassifier(ModelSpec(n_inputs=40, n_classes=12, frame_stack=2, pooling="attention"))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -73,20 +75,26 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--bank-size", type=int, default=500)
+    ap.add_argument("--speed-factors", default="", help="e.g. 0.9,1.0,1.1: compare rooms against rooms + speed")
     ap.add_argument("--bf16", action="store_true", help="autocast as trainer.precision=auto does on a bf16 CPU")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     bank = load_or_build_bank(RoomSpec(size=a.bank_size), "~/.cache/speechseq")
-    steps = {p: step_fn(p, bank, a.batch, a.bf16) for p in (0.0, a.room_prob)}
+    speed = tuple(float(x) for x in a.speed_factors.split(",") if x)
+    if speed:
+        steps = {f"room_prob {a.room_prob:g}": step_fn(a.room_prob, bank, a.batch, a.bf16),
+                 f"+ speed_factors {list(speed)}": step_fn(a.room_prob, bank, a.batch, a.bf16, speed)}
+    else:
+        steps = {f"room_prob {p:g}": step_fn(p, bank, a.batch, a.bf16) for p in (0.0, a.room_prob)}
     print(f"batch {a.batch}, {a.threads} thread(s), {'bf16' if a.bf16 else 'fp32'}, bank of {len(bank)} rooms, "
           f"load average {os.getloadavg()[0]:.1f}")
-    results = {p: [] for p in steps}
+    results = {name: [] for name in steps}
     for _ in range(2):
-        for p, fn in steps.items():
-            results[p].append(median_ms(fn, a.steps))
-            print(f"room_prob {p:g}: step {results[p][-1]:.0f} ms")
-    base, rooms = statistics.mean(results[0.0]), statistics.mean(results[a.room_prob])
-    print(f"room_prob {a.room_prob:g} adds {rooms - base:+.0f} ms per step ({(rooms / base - 1) * 100:+.1f}%)")
+        for name, fn in steps.items():
+            results[name].append(median_ms(fn, a.steps))
+            print(f"{name}: step {results[name][-1]:.0f} ms")
+    (name_a, a_ms), (name_b, b_ms) = ((k, statistics.mean(v)) for k, v in results.items())
+    print(f"{name_b} adds {b_ms - a_ms:+.0f} ms per step to {name_a} ({(b_ms / a_ms - 1) * 100:+.1f}%)")
 
 
 if __name__ == "__main__":
