@@ -65,11 +65,11 @@ def test_the_recipe_turns_it_on_for_the_frontend_bands(tmp_path):
     cfg = compose_config("train", ["augment.vtlp=[0.9,1.1]", "features.n_mels=32"], tmp_path)
     validate_train(cfg)
     spec = FrontendSpec(n_mels=32)
-    _, spec_aug = build_augmenters(cfg.augment, NoiseBank(torch.zeros(0, 16000)), 16000, ["a", "b"], spec)
+    _, spec_aug = build_augmenters(cfg.augment, NoiseBank(torch.zeros(0, 16000)), ["a", "b"], spec)
     assert spec_aug.warp is not None and spec_aug.warp.factors == (0.9, 1.1)
     assert len(spec_aug.warp.centres) == 32
     default = compose_config("train", [], tmp_path).augment
-    assert build_augmenters(default, NoiseBank(torch.zeros(0, 16000)), 16000, ["a", "b"])[1].warp is None
+    assert build_augmenters(default, NoiseBank(torch.zeros(0, 16000)), ["a", "b"], FrontendSpec())[1].warp is None
 
 
 @pytest.mark.parametrize("value", ["[1.1,0.9]", "[0.5,1.1]", "[0.9,1.6]", "[0.9]"])

@@ -246,21 +246,18 @@ class SpecAugment(nn.Module):
         return feats
 
 
-def build_augmenters(a, noise: NoiseBank, sample_rate: int, labels: list[str],
-                     frontend: FrontendSpec | None = None) -> tuple[WaveAugment | None, SpecAugment | None]:
-    """The waveform and feature augmenters of `augment.*` (None, None when augment.enabled=false).
-
-    `frontend` (the log-mel bands) is needed for augment.vtlp; the default frontend when None.
-    """
+def build_augmenters(a, noise: NoiseBank, labels: list[str], frontend: FrontendSpec
+                     ) -> tuple[WaveAugment | None, SpecAugment | None]:
+    """The waveform and feature augmenters of `augment.*` for `frontend`'s sample rate and mel bands
+    (None, None when augment.enabled=false)."""
     from speechseq.labels import SILENCE, UNKNOWN
 
     if not a.enabled:
         return None, None
-    wave = WaveAugment(noise, sample_rate, WaveAugmentConfig.from_cfg(a),
+    wave = WaveAugment(noise, frontend.sample_rate, WaveAugmentConfig.from_cfg(a),
                        silence_label=labels.index(SILENCE) if SILENCE in labels else None,
                        unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None,
-                       rooms=load_room_bank(a, sample_rate))
-    bands = frontend or FrontendSpec()
-    warp = MelWarp(a.vtlp, bands.n_mels, bands.f_min, bands.f_max) if a.get("vtlp") else None
+                       rooms=load_room_bank(a, frontend.sample_rate))
+    warp = MelWarp(a.vtlp, frontend.n_mels, frontend.f_min, frontend.f_max) if a.vtlp else None
     spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks, warp)
     return wave, spec

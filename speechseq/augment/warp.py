@@ -13,19 +13,20 @@ import math
 import torch
 from torch import nn
 
+from speechseq.features.numpy_logmel import mel_points_hz
+
 # The warp is linear up to this share of f_max (scaled by the factor), then bends to keep f_max.
 KNEE = 0.8
 
 
 def hz_to_mel(f: torch.Tensor | float) -> torch.Tensor:
-    """HTK mel scale, as the LogMel frontend uses (mel_scale="htk")."""
+    """HTK mel scale, as the LogMel frontend uses (mel_scale="htk"), on the tensor's device."""
     return 2595.0 * torch.log10(1.0 + torch.as_tensor(f, dtype=torch.float32) / 700.0)
 
 
 def mel_centres(n_mels: int, f_min: float, f_max: float) -> torch.Tensor:
-    """Centre frequencies (Hz) of the triangular mel bands: points 1..n_mels of n_mels + 2 spaced evenly in mel."""
-    mels = torch.linspace(float(hz_to_mel(f_min)), float(hz_to_mel(f_max)), n_mels + 2)[1:-1]
-    return 700.0 * (torch.pow(10.0, mels / 2595.0) - 1.0)
+    """Centre frequencies (Hz) of the frontend's triangular mel bands."""
+    return torch.from_numpy(mel_points_hz(n_mels, f_min, f_max)[1:-1]).float()
 
 
 def source_frequency(f: torch.Tensor, factor: torch.Tensor, f_max: float) -> torch.Tensor:

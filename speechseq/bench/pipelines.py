@@ -44,8 +44,7 @@ class Trainee:
         fit_normalization(self.model, self.frontend, split, device, max_clips=512, seed=cfg.seed)
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.optim.lr,
                                       weight_decay=cfg.optim.weight_decay, fused=device.type == "cuda")
-        _, spec_aug = build_augmenters(cfg.augment, NoiseBank(torch.zeros(0, spec.sample_rate)), spec.sample_rate,
-                                       [])
+        _, spec_aug = build_augmenters(cfg.augment, NoiseBank(torch.zeros(0, spec.sample_rate)), [], spec)
         self.train_step = TrainStep(self.model, self.frontend, optimizer, device, cfg.precision,
                                     cfg.optim.label_smoothing, cfg.optim.grad_clip, spec_aug=spec_aug)
 
@@ -61,7 +60,7 @@ class Trainee:
 def wave_augment(cfg: DictConfig, data: "BenchData", spec: FrontendSpec) -> WaveAugment | None:
     """The trainer's waveform augmentation for the bench's 12 classes (silence is the last label but one)."""
     labels = [f"c{i}" for i in range(N_CLASSES - 2)] + ["_silence_", "_unknown_"]
-    return build_augmenters(cfg.augment, data.noise, spec.sample_rate, labels)[0]
+    return build_augmenters(cfg.augment, data.noise, labels, spec)[0]
 
 
 def run_real(trainee: Trainee, data: BenchData, cfg: DictConfig, spec: FrontendSpec, steps: int) -> float:

@@ -22,6 +22,12 @@ def _mel_to_hz(mel):
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
+def mel_points_hz(n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """The n_mels + 2 corner frequencies (Hz) of the triangular bands, evenly spaced in HTK mel:
+    band i rises from point i, peaks at point i + 1 (its centre) and falls to point i + 2."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2))
+
+
 def mel_filterbank(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     """(n_fft // 2 + 1, n_mels) float32 triangular filters, as torchaudio's melscale_fbanks(htk, norm=None).
 
@@ -31,8 +37,7 @@ def mel_filterbank(spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     """
     n_freqs = spec.n_fft // 2 + 1
     all_freqs = np.linspace(0, spec.sample_rate // 2, n_freqs)
-    m_pts = np.linspace(_hz_to_mel(spec.f_min), _hz_to_mel(spec.f_max), spec.n_mels + 2)
-    f_pts = _mel_to_hz(m_pts)
+    f_pts = mel_points_hz(spec.n_mels, spec.f_min, spec.f_max)
     f_diff = np.diff(f_pts)
     slopes = f_pts[None, :] - all_freqs[:, None]          # (n_freqs, n_mels + 2)
     down = -slopes[:, :-2] / f_diff[:-1]

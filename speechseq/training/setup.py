@@ -153,8 +153,7 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
         # whole splits live on the GPU as int16; batches are drawn there
         train_split, val_split = move_split(train_split, device), move_split(val_split, device)
     val_noise = noise if val_split.waves.device == device else data.noise  # silence drawn where the clips are
-    wave_aug, spec_aug = build_augmenters(cfg.augment, noise, data.spec.sample_rate, data.label_set.names,
-                                          data.spec)
+    wave_aug, spec_aug = build_augmenters(cfg.augment, noise, data.label_set.names, data.spec)
     step = TrainStep(model, frontend, optimizer, device, t.precision, cfg.optim.label_smoothing, cfg.optim.grad_clip,
                      wave_aug, spec_aug, train_model)
     if run.state is not None:
