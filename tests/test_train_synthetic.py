@@ -74,7 +74,9 @@ def test_sigint_then_resume_matches_an_uninterrupted_run(synthetic_root, tmp_pat
     import speechseq.training.train as train_mod
     from tests.conftest import tiny_train_overrides
 
-    base = tiny_train_overrides(synthetic_root, tmp_path / "cache", epochs=3) + ["trainer.test_after_training=false"]
+    # with the weight average on: it is resumed too, and it is what is validated
+    base = tiny_train_overrides(synthetic_root, tmp_path / "cache", epochs=3) + ["trainer.test_after_training=false",
+                                                                                  "optim.ema_decay=0.9"]
     full = train(compose_config("train", base, tmp_path / "full"))
 
     real_epoch = train_mod.RunLogger.epoch
@@ -92,9 +94,11 @@ def test_sigint_then_resume_matches_an_uninterrupted_run(synthetic_root, tmp_pat
 
     resumed = train(compose_config("train", base + [f"trainer.resume={part['last_checkpoint']}"], tmp_path / "other"))
     assert resumed["status"] == "completed" and resumed["output_dir"] == part["output_dir"]
-    a = torch.load(full["last_checkpoint"], weights_only=True)["model"]
-    b = torch.load(resumed["last_checkpoint"], weights_only=True)["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    a = torch.load(full["last_checkpoint"], weights_only=True)
+    b = torch.load(resumed["last_checkpoint"], weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert a["ema"]["updates"] == b["ema"]["updates"] > 0
+    assert all(torch.equal(a["ema"]["weights"][k], b["ema"]["weights"][k]) for k in a["ema"]["weights"])
     rows = [json.loads(x) for x in open(f"{resumed['output_dir']}/metrics.jsonl")]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     full_rows = [json.loads(x) for x in open(f"{full['output_dir']}/metrics.jsonl")]

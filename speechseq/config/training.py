@@ -82,6 +82,7 @@ class OptimConfig:
     warmup_fraction: float = 0.1
     grad_clip: float = 1.0
     label_smoothing: float = 0.05
+    ema_decay: float = 0.0         # > 0: validate and save an exponential moving average of the weights
 
 
 @dataclass

@@ -28,6 +28,7 @@ from speechseq.fsutil import (
     remove_stale_temporaries,
 )
 from speechseq.models.recurrent import ModelSpec, RecurrentClassifier, count_parameters
+from speechseq.training.average import WeightAverage, weight_average
 from speechseq.training.budget import TimeBudget
 from speechseq.training.data import (
     TrainingData,
@@ -92,6 +93,12 @@ class Trainer:
     budget: TimeBudget | None
     total_steps: int
     prefetch: bool = False         # the next batch's features prepared in a thread (train_feed)
+    average: WeightAverage | None = None  # optim.ema_decay > 0: the weights validated and saved
+
+    @property
+    def eval_model(self) -> RecurrentClassifier:
+        """What is validated and saved as best.safetensors: the weight average, or the model itself."""
+        return self.average.model if self.average is not None else self.model
 
     def planned_epochs(self) -> int:
         return self.budget.planned_epochs if self.budget is not None else self.cfg.trainer.max_epochs
@@ -171,13 +178,16 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
     tr = Trainer(cfg, dist, device, data, model, frontend, step, BatchSource(train_split, noise, device), val_split,
                  val_noise, evaluation_indices(val_split, cfg.data.seed), steps_per_epoch, epoch_size, runlog,
                  NonFiniteWatch(step.scaler.is_enabled()), json.dumps(OmegaConf.to_container(cfg, resolve=True)),
-                 count_parameters(model), budget, steps_per_epoch * t.max_epochs, use_prefetch(t.prefetch, device))
+                 count_parameters(model), budget, steps_per_epoch * t.max_epochs, use_prefetch(t.prefetch, device),
+                 weight_average(model, cfg.optim.ema_decay, run.state))
     if dist.is_main:
         log.info("%s: %d classes, %d parameters, device %s%s, %s, %d training clips per epoch%s%s",
                  _describe(model.spec), len(data.label_set), tr.n_params, device,
                  f" x{dist.world_size} ranks" if dist.enabled else "", step.precision_name(), epoch_size,
                  f", budget {t.max_minutes:g} min" if budget else "",
                  ", next batch prepared on a spare core" if tr.prefetch else "")
+        if tr.average is not None:
+            log.info("validating and saving an average of the weights (optim.ema_decay=%g)", tr.average.decay)
     return tr
 
 

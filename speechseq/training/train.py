@@ -100,6 +100,8 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
             lr = learning_rate(global_step, tr.total_steps, tr.cfg.optim)
             tr.step.set_lr(lr)
             loss, logits = tr.step.update(feats, labels, weights)
+            if tr.average is not None:
+                tr.average.update(tr.model)
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(-1) == labels).sum()
             seen += len(labels)
@@ -132,7 +134,7 @@ def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -
     loss_sum, correct, seen, lr = stats
     train_loss, train_acc = epoch_means(loss_sum, correct, seen, tr.dist, tr.device)
     t_val = time.perf_counter()
-    targets, probs = predict_split(tr.model, tr.frontend, tr.val_split, tr.val_indices, tr.val_noise,
+    targets, probs = predict_split(tr.eval_model, tr.frontend, tr.val_split, tr.val_indices, tr.val_noise,
                                    tr.cfg.trainer.eval_batch_size, tr.device, seed=tr.cfg.data.seed)
     val_seconds = time.perf_counter() - t_val
     val_acc = float((probs.argmax(1) == targets).mean())
@@ -150,13 +152,15 @@ def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -
     log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1, tr.planned_epochs(),
              train_loss, train_acc, val_acc, "  *best*" if improved else "", row["epoch_seconds"])
     if improved:
-        save_inference(run.best_path, tr.model, tr.data.label_set.names, tr.data.spec, extra={
+        save_inference(run.best_path, tr.eval_model, tr.data.label_set.names, tr.data.spec, extra={
             "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
             "parameters": tr.n_params, "config": inference_config(tr.config_json)})
-    save_resume_state(run.last_path, {
-        "epoch": epoch + 1, "model": tr.model.state_dict(), "optimizer": tr.step.optimizer.state_dict(),
-        "scaler": tr.step.scaler.state_dict(), "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
-        "history": [json.dumps(r) for r in run.history], "config": tr.config_json})
+    state = {"epoch": epoch + 1, "model": tr.model.state_dict(), "optimizer": tr.step.optimizer.state_dict(),
+             "scaler": tr.step.scaler.state_dict(), "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
+             "history": [json.dumps(r) for r in run.history], "config": tr.config_json}
+    if tr.average is not None:
+        state["ema"] = tr.average.state_dict()
+    save_resume_state(run.last_path, state)
 
 
 def inference_config(config_json: str) -> dict:
