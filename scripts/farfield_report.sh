@@ -52,18 +52,21 @@ for s in near room; do
         > "$OUT/stream_$s.log"
 done
 voices="synthetic voices: not measured (espeak-ng missing)"
-rm -f "$OUT/voices/synthetic_voices.json"  # a stale score must not pass for this checkpoint's
+VOICES_JSON=$OUT/voices/synthetic_voices.json  # scripts/synthetic_voices.py's name for the split
+[ "$SPLIT" = test ] || VOICES_JSON=$OUT/voices/synthetic_voices_$SPLIT.json
+rm -f "$VOICES_JSON"  # a stale score must not pass for this checkpoint's
 if command -v espeak-ng > /dev/null; then
     echo "== synthetic voices"
     "$PY" scripts/synthetic_voices.py --checkpoint "$CKPT" --split "$SPLIT" --out "$OUT/voices" > "$OUT/voices.log"
     voices=$(head -n 1 "$OUT/voices.log")
 fi
 
-"$PY" - "$OUT" "$SPLIT" "$CKPT" "$voices" "$MAIN_ROOMS" "$BAND_ROOMS" "$BANDS" <<'PYEOF'
+"$PY" - "$OUT" "$SPLIT" "$CKPT" "$voices" "$MAIN_ROOMS" "$BAND_ROOMS" "$BANDS" "$VOICES_JSON" <<'PYEOF'
 import json, sys
 from pathlib import Path
 out, split, ckpt, voices = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 main_rooms, band_rooms, bands = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split()
+voices_json = Path(sys.argv[8])
 load = lambda p: json.loads(p.read_text())
 main = load(out / "clips" / "report.json")
 # one flat list of clip conditions; rt60_s, distance_m, snr_db are null where there is no room / no noise
@@ -80,8 +83,7 @@ for s, room in (("near", None), ("room", {"rt60_s": 0.6, "distance_m": 2.5})):
     streams.append({"name": s, "room": room, **{k: p.get(k) for k in (
         "duration_s", "command_words", "correct_pct", "wrong_pct", "false_alarms_per_hour", "settings")},
         "calibrated_in_checkpoint": bool(p.get("calibrated_in_checkpoint"))})
-v = out / "voices" / "synthetic_voices.json"
-v = load(v) if v.is_file() else None
+v = load(voices_json) if voices_json.is_file() else None
 record = {"checkpoint": ckpt, "split": split, "clips": rows, "streams": streams,
           "voices": {"accuracy": v["accuracy"], "n": v["n"]} if v else None}
 (out / "farfield.json").write_text(json.dumps(record, indent=1) + "\n")
