@@ -99,8 +99,11 @@ def test_enrolment_trains_from_another_models_encoder_and_calibrates(train_cfg, 
     assert meta["labels"] == ["_silence_", "_unknown_", "alpha", "beta"]
     record = meta["streaming"]
     assert record["max_false_alarms_per_hour"] == 30.0
-    assert record["validation"]["input"] == "calibration/near/stream.wav + calibration/far/stream.wav"
-    assert (tmp_path / "enrolled" / "calibration" / "far" / "stream.wav").is_file()
+    # two takes by default (calibration.takes), each near and in a room, 60 s each
+    assert record["validation"]["input"] == " + ".join(f"calibration/{name}/stream.wav"
+                                                       for name in ("near", "far", "near_2", "far_2"))
+    assert record["validation"]["duration_s"] == 240.0
+    assert (tmp_path / "enrolled" / "calibration" / "far_2" / "stream.wav").is_file()
     assert summary["calibration"]["settings"]["threshold"] == record["settings"]["threshold"]
 
     from speechseq import Recognizer

@@ -180,6 +180,7 @@ def trained_calibration_section(meta: dict) -> str:
         return ""
     c = (meta.get("config") or {}).get("calibration") or {}
     room = f" (RT60 {c['rt60']:g} s, talker {c['distance']:g} m away)" if {"rt60", "distance"} <= set(c) else ""
+    room += f"; {c.get('takes')} such pairs, each with other words, noise and room" * (int(c.get("takes", 1)) > 1)
     lines = ["## Streaming", "",
              "Training ended by calibrating the detector stored in the checkpoint (every runtime uses it) on streams",
              "of the validation split (a one-second clip about every 3 s, 30 % of them other words, over the `loud`",

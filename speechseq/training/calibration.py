@@ -40,15 +40,25 @@ def joined(tracks: list[PosteriorTrack]) -> PosteriorTrack:
     return PosteriorTrack(np.concatenate(times), np.concatenate(probs), tracks[0].labels, truth, offset_ms / 1000)
 
 
-def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet, folder: Path) -> list[Path]:
-    """stream.wav + labels.csv per condition under `folder` (near/, and far/ with calibration.rooms)."""
-    wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=c.seed, noise=STREAM_RECIPE)
-    made = [write_stream(folder / "near", wave, words)]
-    if c.rooms:
-        from speechseq.augment.rooms import reverberate_stream
+def take_names(take: int) -> tuple[str, str]:
+    """The folders of one take's near and far stream: near/ and far/, then near_2/ and far_2/, ..."""
+    suffix = "" if take == 0 else f"_{take + 1}"
+    return f"near{suffix}", f"far{suffix}"
 
-        far = reverberate_stream(wave, c.rt60, c.distance, seed=c.seed)
-        made.append(write_stream(folder / "far", far, words))
+
+def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet, folder: Path) -> list[Path]:
+    """stream.wav + labels.csv per condition under `folder`, for each of `calibration.takes` (other
+    words, noise and room per take): near/, and far/ with calibration.rooms, then near_2/, far_2/..."""
+    made = []
+    for take in range(int(c.get("takes", 1))):
+        seed = int(c.seed) + take
+        near, far = take_names(take)
+        wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
+        made.append(write_stream(folder / near, wave, words))
+        if c.rooms:
+            from speechseq.augment.rooms import reverberate_stream
+
+            made.append(write_stream(folder / far, reverberate_stream(wave, c.rt60, c.distance, seed=seed), words))
     return made
 
 

@@ -181,7 +181,7 @@ def calibration_seconds(c: DictConfig) -> float:
     and the threshold sweeps; training/calibration.py), so 10 s + 8% of the streams' length."""
     if not c.enabled:
         return 0.0
-    return 10.0 + 0.08 * c.seconds * (2 if c.rooms else 1)
+    return 10.0 + 0.08 * c.seconds * (2 if c.rooms else 1) * int(c.get("takes", 1))
 
 
 def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: float) -> None:

@@ -1,0 +1,35 @@
+"""calibration.takes: the end-of-run detector is tuned on several independent validation stream
+pairs (near + room), the first of them the pair a single take builds."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from speechseq.data.layout import scan_dataset
+from speechseq.labels import COMMANDS_10, LabelSet
+from speechseq.streaming.synth_stream import read_labels
+from speechseq.training.calibration import write_validation_streams
+from speechseq.training.train import calibration_seconds
+
+
+def _config(takes: int):
+    return OmegaConf.create({"enabled": True, "seconds": 60, "rooms": True, "rt60": 0.3, "distance": 1.0,
+                             "seed": 3, "takes": takes})
+
+
+def test_takes_write_independent_pairs_and_keep_the_first(synthetic_root, tmp_path):
+    index, label_set = scan_dataset(synthetic_root, "auto"), LabelSet(COMMANDS_10)
+    one = write_validation_streams(_config(1), index, label_set, tmp_path / "one")
+    two = write_validation_streams(_config(2), index, label_set, tmp_path / "two")
+    assert [p.parent.name for p in one] == ["near", "far"]
+    assert [p.parent.name for p in two] == ["near", "far", "near_2", "far_2"]
+    # the first take is what a single take builds, so takes=1 runs calibrate as before
+    for a, b in zip(one, two[:2]):
+        assert a.read_bytes() == b.read_bytes()
+    labels = [read_labels(p.with_name("labels.csv")) for p in two]
+    assert labels[0] == labels[1] and labels[2] == labels[3]  # each room stream carries its near words
+    assert labels[0] != labels[2]  # the second take has other words
+    assert two[0].read_bytes() != two[2].read_bytes() and two[1].read_bytes() != two[3].read_bytes()
+
+
+def test_the_time_kept_back_grows_with_the_takes():
+    assert calibration_seconds(_config(2)) - 10 == pytest.approx(2 * (calibration_seconds(_config(1)) - 10))
