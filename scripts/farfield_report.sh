@@ -52,12 +52,12 @@ for s in near room; do
         > "$OUT/stream_$s.log"
 done
 voices="synthetic voices: not measured (espeak-ng missing)"
-VOICES_JSON=$OUT/voices/synthetic_voices.json  # scripts/synthetic_voices.py's name for the split
-[ "$SPLIT" = test ] || VOICES_JSON=$OUT/voices/synthetic_voices_$SPLIT.json
+VOICES_JSON=$OUT/voices/synthetic_voices_$SPLIT.json  # named here, passed as --json
 rm -f "$VOICES_JSON"  # a stale score must not pass for this checkpoint's
 if command -v espeak-ng > /dev/null; then
     echo "== synthetic voices"
-    "$PY" scripts/synthetic_voices.py --checkpoint "$CKPT" --split "$SPLIT" --out "$OUT/voices" > "$OUT/voices.log"
+    "$PY" scripts/synthetic_voices.py --checkpoint "$CKPT" --split "$SPLIT" --json "$VOICES_JSON" \
+        > "$OUT/voices.log"
     voices=$(head -n 1 "$OUT/voices.log")
 fi
 

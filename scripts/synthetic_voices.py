@@ -3,12 +3,12 @@
 training set holds, a check that a model hears words rather than the recordings it learned.
 
     python scripts/synthetic_voices.py [--checkpoint PATH] [--runtime auto|torch|onnx|numpy]
-                                       [--split test|validation] [--out DIR]
+                                       [--split test|validation] [--out DIR] [--json FILE]
 
 Needs espeak-ng (Debian: apt-get install espeak-ng). Each word is rendered by every voice x
 variant x speed of the split, resampled to 16 kHz and classified with speechseq.Recognizer.classify;
 prints the accuracy overall and per voice, and writes DIR/synthetic_voices[_validation].json when
---out is given. The validation split uses other voice variants and speeds than the test split, so a
+--out is given (or FILE, named by --json). The validation split uses other voice variants and speeds than the test split, so a
 recipe can be chosen on synthetic voices without looking at the test voices.
 """
 
@@ -38,12 +38,22 @@ def speak(word: str, voice: str, speed: int):
     return audio, rate
 
 
+def json_path(out: str | None, json_file: str | None, split: str) -> Path | None:
+    """--json as given, else DIR/synthetic_voices.json (test) or synthetic_voices_SPLIT.json, else None."""
+    if json_file:
+        return Path(json_file)
+    if out:
+        return Path(out) / ("synthetic_voices.json" if split == "test" else f"synthetic_voices_{split}.json")
+    return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default=None, help="default: the shipped model")
     ap.add_argument("--runtime", default="auto")
     ap.add_argument("--split", choices=sorted(SPLITS), default="test")
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, help="folder for synthetic_voices[_SPLIT].json")
+    ap.add_argument("--json", default=None, help="write the scores to this file instead")
     a = ap.parse_args()
     variants, speeds = SPLITS[a.split]
     if shutil.which("espeak-ng") is None:
@@ -66,11 +76,11 @@ def main() -> int:
     for voice in VOICES:
         mine = [row for row in rows if row["voice"].startswith(voice + "+")]
         print(f"  {voice:<16} {sum(x['label'] == x['word'] for x in mine) / len(mine):.3f}")
-    if a.out:
-        Path(a.out).mkdir(parents=True, exist_ok=True)
-        name = "synthetic_voices.json" if a.split == "test" else f"synthetic_voices_{a.split}.json"
-        (Path(a.out) / name).write_text(json.dumps(
-            {"split": a.split, "accuracy": right / len(rows), "n": len(rows), "rows": rows}, indent=1))
+    target = json_path(a.out, a.json, a.split)
+    if target:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"split": a.split, "accuracy": right / len(rows), "n": len(rows), "rows": rows},
+                                     indent=1))
     return 0
 
 
