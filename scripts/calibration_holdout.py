@@ -4,9 +4,9 @@
     python scripts/calibration_holdout.py DATA_ROOT CHECKPOINT [CHECKPOINT ...] [--tune 0,1] [--held-out 2,3]
         [--budget 30] [--out runs/calibration_holdout]
 
-For each stream seed, a 10-minute validation stream (loud noise recipe) and the same stream in a
-simulated room (RT60 0.6 s, talker 2.5 m, a room per seed), as training's calibration builds
-them. Per checkpoint the posteriors are computed once per stream (cached under --out), the
+For each stream seed, the pair of validation streams training's calibration builds for that seed
+(calibration.* defaults: 10 minutes, loud noise recipe, and the same stream in a simulated room of
+RT60 0.6 s with the talker 2.5 m away, a room per seed). Per checkpoint the posteriors are computed once per stream (cached under --out), the
 detector is chosen by each rule on the tuning seeds, and scored on each held-out stream alone:
 
   one-take       calibration.takes=1: the first tuning pair, pooled
@@ -19,26 +19,29 @@ Validation only: the test split is for reporting the rule chosen here (docs/farf
 
 import argparse
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
 
 
 def stream_pairs(root: str, seeds: list[int], out: Path) -> dict:
-    """{(condition, seed): stream.wav}; built once under out/streams."""
-    from speechseq.augment.rooms import reverberate_stream
-    from speechseq.labels import make_label_set
-    from speechseq.streaming.synth_stream import build_stream, write_stream
+    """{(condition, seed): stream.wav}: per seed, the pair training's calibration builds for that
+    seed (training.calibration.write_validation_streams, one take), once, under out/streams/seed_S."""
+    from omegaconf import OmegaConf
 
-    paths = {}
+    from speechseq.config.training import CalibrationConfig
+    from speechseq.data.layout import scan_dataset
+    from speechseq.labels import make_label_set
+    from speechseq.training.calibration import write_validation_streams
+
+    index, paths = scan_dataset(root, "auto"), {}
     for seed in seeds:
-        near, far = out / "streams" / f"near_{seed}", out / "streams" / f"far_{seed}"
-        if not (far / "stream.wav").is_file():
-            wave, words = build_stream(root, "validation", make_label_set("v2_12", None), seconds=600, seed=seed,
-                                       noise="loud")
-            write_stream(near, wave, words)
-            write_stream(far, reverberate_stream(wave, 0.6, 2.5, seed=seed), words)
-        paths["near", seed], paths["far", seed] = near / "stream.wav", far / "stream.wav"
+        folder = out / "streams" / f"seed_{seed}"
+        if not (folder / "far" / "stream.wav").is_file():
+            c = OmegaConf.structured(CalibrationConfig(seed=seed, takes=1))
+            write_validation_streams(c, index, make_label_set("v2_12", None), folder)
+        paths["near", seed], paths["far", seed] = folder / "near" / "stream.wav", folder / "far" / "stream.wav"
     return paths
 
 
@@ -62,30 +65,28 @@ def tracks_of(checkpoint: str, streams: dict, out: Path) -> dict:
 
 
 def each_within_budget(tracks: list, budget: float):
-    """The best pooled single-threshold setting with every stream within the budget on its own."""
-    from speechseq.streaming.calibrate import DEFAULT_CANDIDATES, objective
+    """The best pooled single-threshold setting (calibrate's ranking) with every stream within the
+    budget on its own."""
+    from speechseq.streaming.calibrate import DEFAULT_CANDIDATES, best_within_budget
     from speechseq.streaming.sweep import DEFAULT_THRESHOLDS
     from speechseq.training.calibration import joined
 
-    pooled, best = joined(tracks), None
-    for config in (b.with_threshold(t) for b in DEFAULT_CANDIDATES for t in DEFAULT_THRESHOLDS):
-        if max(t.score(config)["false_alarms_per_hour"] for t in tracks) <= budget:
-            r = pooled.score(config)
-            key = (round(objective(r), 9), -r["false_alarms_per_hour"], config.threshold)
-            best = max(best, (key, config), key=lambda kc: kc[0]) if best else (key, config)
-    return best[1] if best else None
+    pooled = joined(tracks)
+    configs = (b.with_threshold(t) for b in DEFAULT_CANDIDATES for t in DEFAULT_THRESHOLDS)
+    feasible = [(c, pooled.score(c)) for c in configs
+                if max(t.score(c)["false_alarms_per_hour"] for t in tracks) <= budget]
+    best = best_within_budget(feasible, float("inf"))
+    return best[0] if best else None
 
 
 def rules(tracks: dict, tune: list[int], budget: float) -> dict:
     """{rule: SmoothingConfig} chosen on the tuning seeds."""
     from speechseq.streaming.calibrate import calibrate
-    from speechseq.streaming.smoothing import SmoothingConfig
+    from speechseq.streaming.recognizer import smoothing_from_config
     from speechseq.training.calibration import joined
 
-    def chosen(streams, b):
-        s = dict(calibrate(joined(streams), b)["settings"])
-        per_class = tuple(s.pop("class_thresholds").items())
-        return SmoothingConfig(**s, class_thresholds=per_class)
+    def chosen(streams, b):  # the detector as the live loop reads it from a stored calibration
+        return smoothing_from_config({}, calibrate(joined(streams), b)["settings"])
 
     first = [tracks["near", tune[0]], tracks["far", tune[0]]]
     every = [tracks[c, s] for s in tune for c in ("near", "far")]
@@ -105,7 +106,16 @@ def main() -> int:
     tune, held = [int(s) for s in a.tune.split(",")], [int(s) for s in a.held_out.split(",")]
     if set(tune) & set(held):
         ap.error("--tune and --held-out must not share a seed")
-    streams = stream_pairs(a.data_root, tune + held, a.out)
+    missing = [c for c in a.checkpoints if not Path(c).is_file()]
+    if missing:
+        ap.error(f"no checkpoint at {', '.join(missing)}")
+    from speechseq.data.layout import DatasetError
+
+    try:
+        streams = stream_pairs(a.data_root, tune + held, a.out)
+    except DatasetError as exc:  # no dataset there, or no validation split: one line, as make_stream_wav.py
+        print(f"calibration_holdout.py: error: {exc}", file=sys.stderr)
+        return 2
     scores: dict = {}
     for ckpt in a.checkpoints:
         tracks = tracks_of(ckpt, streams, a.out)

@@ -49,6 +49,8 @@ def take_names(take: int) -> tuple[str, str]:
 def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet, folder: Path) -> list[Path]:
     """stream.wav + labels.csv per condition under `folder`, for each of `calibration.takes` (other
     words, noise and room per take): near/, and far/ with calibration.rooms, then near_2/, far_2/..."""
+    from speechseq.augment.rooms import reverberate_stream
+
     made = []
     for take in range(int(c.get("takes", 1))):
         seed = int(c.seed) + take
@@ -56,8 +58,6 @@ def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: Labe
         wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
         made.append(write_stream(folder / near, wave, words))
         if c.rooms:
-            from speechseq.augment.rooms import reverberate_stream
-
             made.append(write_stream(folder / far, reverberate_stream(wave, c.rt60, c.distance, seed=seed), words))
     return made
 
