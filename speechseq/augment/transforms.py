@@ -18,6 +18,7 @@ from torch import nn
 
 from speechseq.augment.rir_bank import RirBank
 from speechseq.augment.rooms import load_room_bank, put_in_rooms
+from speechseq.augment.eq import RandomEQ
 from speechseq.augment.warp import MelWarp
 from speechseq.data.splits import NoiseBank
 from speechseq.features.spec import FrontendSpec
@@ -223,20 +224,23 @@ def mask_runs(feats: torch.Tensor, dim: int, mask_param: int, generator: torch.G
 class SpecAugment(nn.Module):
     """Frequency and time masks on normalised features (batch, frames, mels); masks fill with 0 (the mean).
 
-    `warp` (augment.vtlp) scales each clip's frequency axis; it acts on the log-mel features
-    before the normalisation (`warp_logmel`), the masks after it (`forward`).
+    `warp` (augment.vtlp) scales each clip's frequency axis and `eq` (augment.eq_db) colours it;
+    both act on the log-mel features before the normalisation (`warp_logmel`), the masks after it
+    (`forward`).
     """
 
     def __init__(self, freq_mask_param: int = 7, num_freq_masks: int = 2, time_mask_param: int = 10,
-                 num_time_masks: int = 2, warp: MelWarp | None = None):
+                 num_time_masks: int = 2, warp: MelWarp | None = None, eq: RandomEQ | None = None):
         super().__init__()
         self.freq_param, self.time_param = freq_mask_param, time_mask_param
         self.num_freq = num_freq_masks if freq_mask_param else 0
         self.num_time = num_time_masks if time_mask_param else 0
-        self.warp = warp
+        self.warp, self.eq = warp, eq
 
     def warp_logmel(self, logmel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return logmel if self.warp is None else self.warp(logmel, generator)
+        if self.warp is not None:
+            logmel = self.warp(logmel, generator)
+        return logmel if self.eq is None else self.eq(logmel, generator)
 
     def forward(self, feats: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         for _ in range(self.num_freq):
@@ -259,5 +263,6 @@ def build_augmenters(a, noise: NoiseBank, labels: list[str], frontend: FrontendS
                        unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None,
                        rooms=load_room_bank(a, frontend.sample_rate))
     warp = MelWarp(a.vtlp, frontend.n_mels, frontend.f_min, frontend.f_max) if a.vtlp else None
-    spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks, warp)
+    eq = RandomEQ(a.eq_db, frontend.n_mels) if a.eq_db > 0 else None
+    spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks, warp, eq)
     return wave, spec

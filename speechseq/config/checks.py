@@ -140,6 +140,7 @@ def validate_augment(a) -> None:
     _require(all(0.5 <= f <= 2.0 for f in a.speed_factors), "augment.speed_factors", "factors must be within 0.5..2")
     if a.vtlp:
         _require_range(a.vtlp, "augment.vtlp", low=0.7, high=1.4)
+    _require(0 <= a.eq_db <= 24, "augment.eq_db", f"must be within 0..24 dB, got {a.eq_db}")
     _validate_rooms(a)
 
 
