@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from speechseq.deploy.metadata import SAFETENSORS_KEY
 from speechseq.fsutil import atomic_path, atomic_write_text
@@ -31,6 +32,13 @@ def calibration_of(metadata: dict | None) -> dict:
 
 def write_checkpoint_calibration(path: str | Path, record: dict, output: str | Path | None = None) -> Path:
     """`record` into the metadata of the .safetensors at `path` (in place, or a copy at `output`)."""
+    return rewrite_checkpoint_metadata(path, lambda meta: meta.__setitem__(STREAMING_KEY, record), output)
+
+
+def rewrite_checkpoint_metadata(path: str | Path, change: Callable[[dict], None], output: str | Path | None = None
+                                ) -> Path:
+    """Apply `change` to the speechseq metadata of the .safetensors at `path` (in place, or a copy at
+    `output`); the tensors are kept as they are."""
     from safetensors import SafetensorError, safe_open
     from safetensors.numpy import save_file
 
@@ -45,7 +53,7 @@ def write_checkpoint_calibration(path: str | Path, record: dict, output: str | P
     if SAFETENSORS_KEY not in header:
         raise CalibrationError(f"{path}: a safetensors file without speechseq metadata")
     meta = json.loads(header[SAFETENSORS_KEY])
-    meta[STREAMING_KEY] = record
+    change(meta)
     header[SAFETENSORS_KEY] = json.dumps(meta)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:

@@ -84,3 +84,48 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
              f", per class {s['class_thresholds']}" if s["class_thresholds"] else "", v["correct_pct"],
              v["wrong_pct"], v["false_alarms_per_hour"])
     return record
+
+
+def label_set_of(names: list[str]) -> LabelSet:
+    """The LabelSet behind a checkpoint's stored class names (silence and unknown first when present)."""
+    from speechseq.labels import SILENCE, UNKNOWN
+
+    words = tuple(n for n in names if n not in (SILENCE, UNKNOWN))
+    return LabelSet(words, use_silence=SILENCE in names, use_unknown=UNKNOWN in names)
+
+
+def recalibrate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: str | Path,
+                           overrides: dict | None = None, num_threads: int = 1, progress: bool = True) -> dict:
+    """Calibrate a finished checkpoint's detector as the end of training does, with its stored
+    `calibration.*` changed by `overrides` (e.g. {"takes": 2}); the record and the calibration config
+    used are stored in the checkpoint (in place) and the record in the model.json of an ONNX export
+    beside it (CHECKPOINT with .onnx). The streams and calibration.json go under `out_dir`/calibration.
+
+    >>> recalibrate_checkpoint("runs/.../best.safetensors", "data/speech_commands", "runs/recal", {"takes": 2})  # doctest: +SKIP
+    """
+    from dataclasses import fields
+
+    from omegaconf import OmegaConf
+
+    from speechseq.config.checks import validate_calibration
+    from speechseq.config.training import CalibrationConfig
+    from speechseq.data.layout import scan_dataset
+    from speechseq.deploy.metadata import read_checkpoint_metadata
+    from speechseq.streaming.calibration_store import (CalibrationError, rewrite_checkpoint_metadata,
+                                                       write_onnx_calibration)
+
+    checkpoint = Path(checkpoint)
+    meta = read_checkpoint_metadata(checkpoint, CalibrationError)
+    known = {f.name for f in fields(CalibrationConfig)}
+    stored = {k: v for k, v in ((meta.get("config") or {}).get("calibration") or {}).items() if k in known}
+    c = OmegaConf.merge(OmegaConf.structured(CalibrationConfig), stored, overrides or {}, {"enabled": True})
+    validate_calibration(c)  # ConfigError: one line naming the key
+    cfg = OmegaConf.create({"calibration": c, "trainer": {"num_threads": num_threads, "progress": progress}})
+    record = calibrate_after_training(cfg, checkpoint, scan_dataset(data_root), label_set_of(meta["labels"]),
+                                      Path(out_dir))
+    used = OmegaConf.to_container(c)
+    rewrite_checkpoint_metadata(checkpoint, lambda m: m.setdefault("config", {}).__setitem__("calibration", used))
+    onnx = checkpoint.with_suffix(".onnx")
+    if onnx.is_file():
+        write_onnx_calibration(onnx, record)
+    return record
