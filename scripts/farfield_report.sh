@@ -10,7 +10,7 @@
 #      one room (RT60 0.6 s, talker 2.5 m away), scored with speechseq-eval mode=stream;
 #   4. the ten commands in synthetic voices (scripts/synthetic_voices.py, needs espeak-ng);
 #   5. OUT/summary.md for reading and OUT/farfield.json for the model card
-#      (python -m speechseq.deploy.pretrained card ... --farfield OUT/farfield.json).
+#      (python -m speechseq.deploy.model_card card ... --farfield OUT/farfield.json).
 # Rooms are simulated once and cached (data.cache_dir, ~/.cache/speechseq/rirs): the first run
 # takes longer. Environment: OUT (default runs/farfield), SECONDS_STREAM (600), SEED (0), BANDS,
 # BAND_ROOMS, PYTHON.

@@ -64,7 +64,7 @@ elif [[ "${SPEECHSEQ_CALIBRATE:-1}" == 1 ]]; then
   card_args+=(--streams "$RUN/calibrate/summary.md")
 fi
 [[ -n "${SPEECHSEQ_SEEDS:-}" ]] && card_args+=(--seeds "$SPEECHSEQ_SEEDS")
-"$PY" -m speechseq.deploy.pretrained card "$RUN" "$DATA" "${TRAIN[*]}" "${card_args[@]}" > "$DEST/MODEL_CARD.md.tmp"
+"$PY" -m speechseq.deploy.model_card card "$RUN" "$DATA" "${TRAIN[*]}" "${card_args[@]}" > "$DEST/MODEL_CARD.md.tmp"
 mv "$DEST/MODEL_CARD.md.tmp" "$DEST/MODEL_CARD.md"
 chmod a+r "$DEST/$NAME".* "$DEST/MODEL_CARD.md"
 echo "== done: $(ls "$DEST" | tr '\n' ' ')"

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import speechseq.deploy.model_card as model_card
 import speechseq.deploy.pretrained as pretrained
 from tests.conftest import REPO
 
@@ -105,7 +106,7 @@ def _fake_run(root, long: float = 0.123456789) -> dict:
 
 
 def test_card_rounds_every_figure_and_gives_its_unit(tmp_path):
-    card = pretrained.render_model_card(**_fake_run(tmp_path), data_root="../mini", command="speechseq-train x=1",
+    card = model_card.render_model_card(**_fake_run(tmp_path), data_root="../mini", command="speechseq-train x=1",
                                         date="2026-12-03")
     assert_tidy(card)
     assert "{" not in card.split("## How it was made")[0]  # every placeholder filled
@@ -120,7 +121,7 @@ def test_card_rounds_every_figure_and_gives_its_unit(tmp_path):
     assert "| test, loud | 10 | 140 | 92.9 | 1.4 | 24.0 | 216 | 369 |" in card and "| test, tf |" in card
     assert "| yes | 91.2 | 66.7 | 77.8 | 28 |" in card
     # the calibration folder itself works as well as its summary.md
-    assert card == pretrained.render_model_card(**{**_fake_run(tmp_path / "again"), "streams_md": tmp_path / "calibrate"},
+    assert card == model_card.render_model_card(**{**_fake_run(tmp_path / "again"), "streams_md": tmp_path / "calibrate"},
                                                 data_root="../mini", command="speechseq-train x=1", date="2026-12-03")
 
 
@@ -156,7 +157,7 @@ def _section(card: str, heading: str) -> str:
 def test_card_far_field_section_has_units_and_is_tidy(tmp_path, capsys):
     run = _fake_run(tmp_path)
     farfield = _fake_farfield(tmp_path / "farfield.json")
-    card = pretrained.render_model_card(**run, data_root="../mini", command="x", date="2026-12-03", farfield_json=farfield)
+    card = model_card.render_model_card(**run, data_root="../mini", command="x", date="2026-12-03", farfield_json=farfield)
     assert_tidy(card)
     far = _section(card, "## Far field (mini test split)")
     assert ("| room RT60 \\ talker distance | 0.5-1.5 m (100 rooms) | 1.5-3 m (100 rooms) | 3-5 m (100 rooms) | "
@@ -172,7 +173,7 @@ def test_card_far_field_section_has_units_and_is_tidy(tmp_path, capsys):
     assert "| in a room (RT60 0.6 s, talker 2.5 m) | 10 | 140 | 80.1 | 2.1 | 30.0 |" in far
     assert "83.21 % of 560 spoken commands" in far
     # the console command takes it too; without espeak-ng the voices say so
-    pretrained.main(["card", str(run["run_dir"]), "../mini", "x", "--farfield",
+    model_card.main(["card", str(run["run_dir"]), "../mini", "x", "--farfield",
                      str(_fake_farfield(tmp_path / "no_voices.json", voices=False))])
     assert "Synthetic voices: not measured (espeak-ng missing)." in capsys.readouterr().out
 
@@ -193,11 +194,11 @@ def test_card_shows_the_calibration_training_stored(tmp_path, monkeypatch):
                              "median_latency_from_end_ms": 502.0,
                              "input": "calibration/near/stream.wav + calibration/far/stream.wav"}}
     write_checkpoint_calibration(shipped, record, output=best)
-    read = pretrained.read_checkpoint_metadata  # the run's config as a new run stores it
-    monkeypatch.setattr(pretrained, "read_checkpoint_metadata", lambda p, e: {
+    read = model_card.read_checkpoint_metadata  # the run's config as a new run stores it
+    monkeypatch.setattr(model_card, "read_checkpoint_metadata", lambda p, e: {
         **read(p, e), "config": {"calibration": {"rt60": 0.6, "distance": 2.5, "seconds": 300.0}}})
     args = {"data_root": "../mini", "command": "x", "date": "2026-12-03"}
-    card = pretrained.render_model_card(run["run_dir"], **args)
+    card = model_card.render_model_card(run["run_dir"], **args)
     assert_tidy(card)
     streaming = _section(card, "## Streaming")
     assert "in a simulated room (RT60 0.6 s, talker 2.5 m away): `calibration/near/stream.wav + calibration/far/stream.wav`" \
@@ -206,10 +207,21 @@ def test_card_shows_the_calibration_training_stored(tmp_path, monkeypatch):
     assert "threshold 0.45" in streaming and "per-class thresholds go 0.612 (held-out gains +1.23 and +4.23" in streaming
     assert "| validation, near + room (tuned on) | 10 | 142 | 83.1 | 1.4 | 12.0 | 502 | - |" in streaming
     # a calibration folder (scripts/calibrate_pretrained.sh) describes the shipped detector instead
-    card = pretrained.render_model_card(run["run_dir"], streams_md=run["streams_md"], **args)
+    card = model_card.render_model_card(run["run_dir"], streams_md=run["streams_md"], **args)
     assert "validation, loud (tuned on)" in card and "near + room" not in card
     # a calibration made later on a near stream only (speechseq-eval mode=calibrate): not shown as training's
     best.unlink()
     write_checkpoint_calibration(shipped, {**record, "validation": {**record["validation"],
                                                                     "input": "validation_loud/stream.wav"}}, output=best)
-    assert "## Streaming" not in pretrained.render_model_card(run["run_dir"], **args)
+    assert "## Streaming" not in model_card.render_model_card(run["run_dir"], **args)
+
+
+def test_the_card_says_when_per_class_thresholds_went_over_the_budget():
+    cal = {"settings": {"detector": "recognize_commands", "average_window_ms": 800, "threshold": 0.65, "margin": 0.0,
+                        "suppression_ms": 1500, "class_thresholds": {}}, "max_false_alarms_per_hour": 30.0}
+    for gains in ([None, None], [float("-inf"), 2.5]):  # -inf: records written before None
+        line = model_card._detector_line({**cal, "per_class": {"used": False, "held_out_gains_pct": gains}})
+        assert "went over the false-alarm\nbudget" not in line and "inf" not in line and "None" not in line
+        assert "they went over the false-alarm budget on the other" in " ".join(line.split())
+    line = model_card._detector_line({**cal, "per_class": {"used": False, "held_out_gains_pct": [0.5, 2.0]}})
+    assert "they gained +0.5 and +2 points" in line

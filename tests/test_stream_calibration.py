@@ -272,3 +272,32 @@ def test_new_detectors_do_not_depend_on_block_cutting(detector):
     rng = np.random.default_rng(0)
     for _ in range(3):
         assert detect(rng.integers(1, 9000, 60).tolist()) == reference
+
+
+def test_per_class_thresholds_over_budget_on_a_half_are_refused_and_the_record_is_strict_json():
+    """First half: weak 'yes' words and 'no' bursts at 0.76 (a per-class 'yes' threshold helps); second
+    half: 'yes' bursts at 0.77 on no word, so that threshold brings false alarms there."""
+    seconds = 400
+    times = np.arange(1000.0, seconds * 1000, 100.0)
+    probs = np.tile([0.97, 0.01, 0.01, 0.01], (len(times), 1))
+    truth = []
+
+    def burst(start_ms, label_index, score):
+        at = (times >= start_ms + 300) & (times < start_ms + 800)
+        probs[at] = (1 - score) / 3
+        probs[at, label_index] = score
+
+    for i, t in enumerate(np.arange(2000.0, 195000.0, 3000.0)):
+        burst(t, 2, 0.88 if i % 2 == 0 else 0.78)
+        truth.append(("yes", t))
+        burst(t + 1500, 3, 0.76)
+    for t in np.arange(202000.0, 395000.0, 3000.0):
+        burst(t, 2, 0.88)
+        truth.append(("yes", t))
+        burst(t + 1500, 2, 0.77)
+    track = PosteriorTrack(times, probs, LABELS, truth, seconds)
+    record = calibrate(track, 0.0, [SmoothingConfig(average_window_ms=0, suppression_ms=500)],
+                       (0.7, 0.75, 0.8, 0.85, 0.9))
+    gains = record["per_class"]["held_out_gains_pct"]
+    assert gains[0] is None and not record["per_class"]["used"] and record["settings"]["class_thresholds"] == {}
+    json.dumps(record, allow_nan=False)  # browsers' JSON.parse refuses -Infinity

@@ -79,7 +79,8 @@ def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget:
 
 
 def class_thresholds_help(track: PosteriorTrack, candidates, budget: float, thresholds, min_gain_pct: float) -> list:
-    """Held-out gains (points of correct - wrong) of per-class thresholds, one per half; [] if too short."""
+    """Held-out gains (points of correct - wrong) of per-class thresholds, one per half; [] if too short.
+    A half where they go over the budget gains None (the record is strict JSON: no -inf)."""
     halves = track.split(track.duration_s * 500.0)
     if min(len(h.truth) for h in halves) < 20:
         return []
@@ -89,7 +90,7 @@ def class_thresholds_help(track: PosteriorTrack, candidates, budget: float, thre
         per_class = fit_class_thresholds(fit, single, budget)
         r_single, r_class = check.score(single), check.score(per_class)
         within = r_class["false_alarms_per_hour"] <= max(budget, r_single["false_alarms_per_hour"])
-        gains.append(objective(r_class) - objective(r_single) if within else float("-inf"))
+        gains.append(objective(r_class) - objective(r_single) if within else None)
     return gains
 
 
@@ -99,7 +100,7 @@ def calibrate(track: PosteriorTrack, max_false_alarms_per_hour: float, candidate
     budget = float(max_false_alarms_per_hour)
     config, report, sweeps = pick_single_threshold(track, candidates, budget, thresholds)
     gains = class_thresholds_help(track, candidates, budget, thresholds, min_gain_pct) if per_class else []
-    use_class = bool(gains) and min(gains) >= min_gain_pct
+    use_class = bool(gains) and None not in gains and min(gains) >= min_gain_pct
     if use_class:
         config = fit_class_thresholds(track, config, budget)
         report = track.score(config)
