@@ -223,4 +223,5 @@ def test_calibration_and_export_store_names_only(tmp_path):
     assert portable_name("/x/best.safetensors") == "best.safetensors" and portable_name("/s.wav", parts=2) == "s.wav"
     shipped = json.loads((PRETRAINED_DIR / "kws12_mini.json").read_text())
     assert shipped["source_checkpoint"] == "kws12_mini.safetensors"
-    assert shipped["streaming"]["validation"]["input"] == "calibration/near/stream.wav + calibration/far/stream.wav"
+    assert shipped["streaming"]["validation"]["input"] == " + ".join(
+        f"calibration/{name}/stream.wav" for name in ("near", "far", "near_2", "far_2"))
