@@ -61,7 +61,7 @@ derived from it. No audio is included in the package.
 
 ## Limits
 
-Trained on one-second read commands, noise at -5 to 25 dB SNR (with `augment=far`, half the words
+Trained on one-second read commands, noise at -5 to 25 dB SNR (with `augment=far`, a share of the words
 in simulated rooms of RT60 0.2-1.0 s at 0.5-5 m): rooms or distances beyond that, noise louder than
 the speech, rare accents and words outside the ten commands (which it should call `_unknown_`; in
 streams most false alarms are such words) are where it errs most. Rooms here are simulated ones.
