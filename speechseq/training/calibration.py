@@ -86,14 +86,6 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
     return record
 
 
-def label_set_of(names: list[str]) -> LabelSet:
-    """The LabelSet behind a checkpoint's stored class names (silence and unknown first when present)."""
-    from speechseq.labels import SILENCE, UNKNOWN
-
-    words = tuple(n for n in names if n not in (SILENCE, UNKNOWN))
-    return LabelSet(words, use_silence=SILENCE in names, use_unknown=UNKNOWN in names)
-
-
 def recalibrate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: str | Path,
                            overrides: dict | None = None, num_threads: int = 1, progress: bool = True) -> dict:
     """Calibrate a finished checkpoint's detector as the end of training does, with its stored
@@ -111,6 +103,7 @@ def recalibrate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_di
     from speechseq.config.training import CalibrationConfig
     from speechseq.data.layout import scan_dataset
     from speechseq.deploy.metadata import read_checkpoint_metadata
+    from speechseq.evaluation.evaluate import label_set_from_names
     from speechseq.streaming.calibration_store import (CalibrationError, rewrite_checkpoint_metadata,
                                                        write_onnx_calibration)
 
@@ -121,7 +114,7 @@ def recalibrate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_di
     c = OmegaConf.merge(OmegaConf.structured(CalibrationConfig), stored, overrides or {}, {"enabled": True})
     validate_calibration(c)  # ConfigError: one line naming the key
     cfg = OmegaConf.create({"calibration": c, "trainer": {"num_threads": num_threads, "progress": progress}})
-    record = calibrate_after_training(cfg, checkpoint, scan_dataset(data_root), label_set_of(meta["labels"]),
+    record = calibrate_after_training(cfg, checkpoint, scan_dataset(data_root), label_set_from_names(meta["labels"]),
                                       Path(out_dir))
     used = OmegaConf.to_container(c)
     rewrite_checkpoint_metadata(checkpoint, lambda m: m.setdefault("config", {}).__setitem__("calibration", used))
