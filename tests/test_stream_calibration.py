@@ -47,17 +47,25 @@ def test_sweep_from_one_posterior_pass_equals_separate_live_runs():
     assert rows[0]["correct"] == 5 and rows[-1]["correct"] < 5  # the sweep spans the trade-off
 
 
-def _synthetic_track(seconds=600, strong=10, weak=5, fa_scores=(0.62, 0.72, 0.82)):
-    """Posteriors with known words and false alarms: 'yes' words at 0.88 (strong) and 0.78 (weak) in turn,
-    and keyword bursts on no word at `fa_scores`, each lasting 0.5 s over silence."""
+def _silence_posteriors(seconds):
+    """(times, probs, burst): a track of silence every 100 ms, and burst(start_ms, label_index, score)
+    that puts 0.5 s of that class's score into it, 300 ms after start_ms."""
     times = np.arange(1000.0, seconds * 1000, 100.0)
     probs = np.tile([0.97, 0.01, 0.01, 0.01], (len(times), 1))
-    truth = []
 
     def burst(start_ms, label_index, score):
         at = (times >= start_ms + 300) & (times < start_ms + 800)
         probs[at] = (1 - score) / 3
         probs[at, label_index] = score
+
+    return times, probs, burst
+
+
+def _synthetic_track(seconds=600, strong=10, weak=5, fa_scores=(0.62, 0.72, 0.82)):
+    """Posteriors with known words and false alarms: 'yes' words at 0.88 (strong) and 0.78 (weak) in turn,
+    and keyword bursts on no word at `fa_scores`, each lasting 0.5 s over silence."""
+    times, probs, burst = _silence_posteriors(seconds)
+    truth = []
 
     t = 2000.0
     scores = [s for i in range(max(strong, weak)) for s in [0.88] * (i < strong) + [0.78] * (i < weak)]
@@ -278,15 +286,8 @@ def test_per_class_thresholds_over_budget_on_a_half_are_refused_and_the_record_i
     """First half: weak 'yes' words and 'no' bursts at 0.76 (a per-class 'yes' threshold helps); second
     half: 'yes' bursts at 0.77 on no word, so that threshold brings false alarms there."""
     seconds = 400
-    times = np.arange(1000.0, seconds * 1000, 100.0)
-    probs = np.tile([0.97, 0.01, 0.01, 0.01], (len(times), 1))
+    times, probs, burst = _silence_posteriors(seconds)
     truth = []
-
-    def burst(start_ms, label_index, score):
-        at = (times >= start_ms + 300) & (times < start_ms + 800)
-        probs[at] = (1 - score) / 3
-        probs[at, label_index] = score
-
     for i, t in enumerate(np.arange(2000.0, 195000.0, 3000.0)):
         burst(t, 2, 0.88 if i % 2 == 0 else 0.78)
         truth.append(("yes", t))
