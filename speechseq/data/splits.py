@@ -21,6 +21,7 @@ from speechseq.data.layout import DatasetError, DatasetIndex
 from speechseq.labels import SILENCE, UNKNOWN, LabelSet
 
 SILENCE_INDEX = -1  # marks a silence slot in an epoch's index list
+MIN_SOUND_SECONDS = 0.25  # a shorter noise file is a click, not a sound to learn
 
 
 class NoiseBank:
@@ -31,14 +32,19 @@ class NoiseBank:
 
     @classmethod
     def from_files(cls, files: list[Path], sample_rate: int, clip_samples: int) -> "NoiseBank":
+        """Half-overlapping segments of every file; a sound shorter than a clip (a door, a bark, at least
+        MIN_SOUND_SECONDS) is one segment, centred in silence."""
         segs = []
         for path in files:
             try:
                 wave = read_audio(path, sample_rate)
             except AudioReadError:
                 continue
-            if len(wave) < clip_samples:
+            if len(wave) < MIN_SOUND_SECONDS * sample_rate:
                 continue
+            if len(wave) < clip_samples:
+                pad = clip_samples - len(wave)
+                wave = np.pad(wave, (pad // 2, pad - pad // 2))
             for start in range(0, len(wave) - clip_samples + 1, clip_samples // 2):
                 segment = wave[start:start + clip_samples]
                 if np.any(segment):  # digital silence cannot be mixed at an SNR (no power)
@@ -75,17 +81,39 @@ class SplitData:
     n_silence: int
     silence_label: int | None
     failed: list[dict] = field(default_factory=list)
+    # open-world windows (other speech, synthetic words), labelled _unknown_: n_negative drawn a draw
+    negative_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_negative: int = 0
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """One epoch's (or one evaluation's) indices; SILENCE_INDEX marks silence slots."""
         unknown = rng.choice(self.unknown_idx, size=self.n_unknown, replace=False) if self.n_unknown else []
         silence = np.full(self.n_silence, SILENCE_INDEX)
-        return np.concatenate([self.keyword_idx, np.asarray(unknown, np.int64), silence]).astype(np.int64)
+        parts = [self.keyword_idx, np.asarray(unknown, np.int64), silence]
+        if self.n_negative:  # drawn after the rest, so a run without negatives draws as before
+            parts.append(rng.choice(self.negative_idx, size=self.n_negative, replace=False))
+        return np.concatenate(parts).astype(np.int64)
+
+    def with_negatives(self, waves: np.ndarray, unknown_label: int, percentage: float) -> "SplitData":
+        """This split with `waves` (int16, N x clip) added as negatives labelled `unknown_label`,
+        `percentage`% of the keyword count drawn each draw (all of them at most)."""
+        from dataclasses import replace
+
+        if not len(waves):
+            return self
+        start = self.waves.shape[0]
+        unknown = torch.full((len(waves),), unknown_label, dtype=self.labels.dtype)
+        n = min(len(waves), math.ceil(len(self.keyword_idx) * percentage / 100))
+        return replace(self, waves=torch.cat([self.waves, torch.from_numpy(np.asarray(waves, np.int16))]),
+                       labels=torch.cat([self.labels, unknown]),
+                       negative_idx=np.concatenate([self.negative_idx, np.arange(start, start + len(waves))]),
+                       n_negative=self.n_negative + n)
 
     def summary(self) -> dict:
         return {"clips_decoded": int(self.waves.shape[0]), "keyword": int(len(self.keyword_idx)),
                 "unknown_pool": int(len(self.unknown_idx)), "unknown_drawn": self.n_unknown,
-                "silence": self.n_silence, "unreadable": len(self.failed)}
+                "silence": self.n_silence, "negative_pool": int(len(self.negative_idx)),
+                "negative_drawn": self.n_negative, "unreadable": len(self.failed)}
 
 
 def check_words(index: DatasetIndex, label_set: LabelSet, fix: str | None = None) -> None:
