@@ -58,12 +58,32 @@ class RirBank:
     direct: torch.Tensor    # (N,) long
     lengths: torch.Tensor   # (N,) long: samples before the zero padding
     info: dict = field(default_factory=dict)  # per-RIR numpy arrays (rt60, distance, ...) for reports
+    weights: torch.Tensor | None = None  # (N,) chance of each RIR being drawn; None: all alike
 
     def __len__(self) -> int:
         return self.rirs.shape[0]
 
     def to(self, device) -> "RirBank":
-        return RirBank(self.rirs.to(device), self.direct.to(device), self.lengths.to(device), self.info)
+        weights = None if self.weights is None else self.weights.to(device)
+        return RirBank(self.rirs.to(device), self.direct.to(device), self.lengths.to(device), self.info, weights)
+
+    def draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`n` RIR indices, as `weights` says (uniform when they are None)."""
+        device = self.rirs.device
+        if self.weights is None:
+            return torch.randint(len(self), (n,), device=device, generator=generator)
+        return torch.multinomial(self.weights, n, replacement=True, generator=generator)
+
+
+def mix_banks(first: RirBank, second: RirBank, second_share: float) -> RirBank:
+    """One bank drawing from `second` with chance `second_share` and from `first` otherwise."""
+    width = max(first.rirs.shape[1], second.rirs.shape[1])
+    pad = lambda b: torch.nn.functional.pad(b.rirs, (0, width - b.rirs.shape[1]))  # noqa: E731
+    weights = torch.cat([torch.full((len(first),), (1.0 - second_share) / len(first)),
+                         torch.full((len(second),), second_share / len(second))])
+    return RirBank(torch.cat([pad(first), pad(second)]), torch.cat([first.direct, second.direct]),
+                   torch.cat([first.lengths, second.lengths]),
+                   {"recorded": np.r_[np.zeros(len(first), bool), np.ones(len(second), bool)]}, weights)
 
 
 def trim_rir(rir: np.ndarray, direct: int, sample_rate: int, max_seconds: float,

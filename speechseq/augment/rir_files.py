@@ -50,8 +50,11 @@ def _odd_reason(wave: np.ndarray, rate: int) -> str | None:
     return None
 
 
-def load_recorded_rirs(folder: str | Path, sample_rate: int, max_seconds: float = 1.0) -> RecordedRirs:
-    """Every usable impulse response under `folder` (recursively, hidden files left out), as a bank.
+def load_recorded_rirs(folder: str | Path, sample_rate: int, max_seconds: float = 1.0,
+                       split: str | None = None) -> RecordedRirs:
+    """Every usable impulse response under `folder` (recursively, hidden files left out), as a bank;
+    with `split`, only the rooms speechseq.data.real_world puts in that split (rooms of one folder
+    hashed apart, a folder of one hall's responses kept together).
 
     Raises ConfigError when the folder does not exist or holds no usable file.
     """
@@ -60,6 +63,12 @@ def load_recorded_rirs(folder: str | Path, sample_rate: int, max_seconds: float 
         raise ConfigError(f"augment.rir_dir: {folder} is not a folder")
     rirs, direct, used, unreadable, odd = [], [], [], [], []
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if split is not None:
+        from speechseq.data.real_world import AUDIO_SUFFIXES, split_of_files
+
+        audio = [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
+        placed = split_of_files(root, audio)
+        files = [p for p in audio if placed[p] == split]
     for path in files:
         try:
             wave, rate = _read_channel0(path)
@@ -80,7 +89,7 @@ def load_recorded_rirs(folder: str | Path, sample_rate: int, max_seconds: float 
     log.info("augment.rir_dir=%s: %d impulse responses; skipped %d unreadable and %d odd file(s) "
              "(empty, NaN, silent or longer than %g s)", root, len(rirs), len(unreadable), len(odd), MAX_SECONDS)
     if not rirs:
-        what = ("is empty" if not files else
+        what = (f"has no room in its {split} split" if split is not None and not files else "is empty" if not files else
                 f"has no usable impulse response ({len(unreadable)} unreadable, {len(odd)} odd)")
         raise ConfigError(f"augment.rir_dir: {folder} {what}")
     return RecordedRirs(stack_rirs(rirs, direct, {"source": used}), unreadable, odd)

@@ -14,7 +14,7 @@ import torch
 import torchaudio.functional as AF
 from torch import nn
 
-from speechseq.augment.rir_bank import RirBank, RoomSpec, load_or_build_bank
+from speechseq.augment.rir_bank import RirBank, RoomSpec, load_or_build_bank, mix_banks
 
 
 def convolve_aligned(waves: torch.Tensor, rirs: torch.Tensor, direct: torch.Tensor) -> torch.Tensor:
@@ -47,17 +47,23 @@ def put_in_rooms(waves: torch.Tensor, bank: RirBank, use: torch.Tensor, choice: 
 
 
 def load_room_bank(a, sample_rate: int) -> RirBank | None:
-    """The bank `augment.*` asks for: recorded (rir_dir) or simulated (cached); None when room_prob=0."""
+    """The bank `augment.*` asks for: simulated (cached), recorded (rir_dir, only its rir_split's rooms
+    when set), or both, drawn recorded with chance rir_dir_share; None when room_prob=0."""
     if a.room_prob <= 0:
         return None
+    share = float(a.get("rir_dir_share", 1.0))
+    recorded = None
     if a.rir_dir:
         from speechseq.augment.rir_files import load_recorded_rirs
 
-        return load_recorded_rirs(a.rir_dir, sample_rate).bank
+        recorded = load_recorded_rirs(a.rir_dir, sample_rate, split=a.get("rir_split")).bank
+        if share >= 1.0:
+            return recorded
     spec = RoomSpec(size=int(a.rir_bank_size), rt60=(float(a.rt60[0]), float(a.rt60[1])),
                     distance=(float(a.distance[0]), float(a.distance[1])), seed=int(a.rir_seed),
                     sample_rate=sample_rate)
-    return load_or_build_bank(spec, a.rir_cache_dir)
+    simulated = load_or_build_bank(spec, a.rir_cache_dir)
+    return simulated if recorded is None or share <= 0 else mix_banks(simulated, recorded, share)
 
 
 def reverberate(waves: torch.Tensor | np.ndarray, rt60: float, seed: int = 0,

@@ -187,7 +187,7 @@ class WaveAugment(nn.Module):
             self.rooms = self.rooms.to(waves.device)
         batch, device = len(waves), waves.device
         use = (torch.rand(batch, device=device, generator=generator) < self.cfg.room_prob) & ~is_silence
-        choice = torch.randint(len(self.rooms), (batch,), device=device, generator=generator)
+        choice = self.rooms.draw(batch, generator)
         return put_in_rooms(waves, self.rooms, use, choice)
 
     def _add_noise(self, waves, is_silence, generator=None):

@@ -101,6 +101,21 @@ def validate_train(cfg) -> None:
     _require_rt60s(t.test_reverb_rt60, "trainer.test_reverb_rt60")
     validate_augment(cfg.augment)
     validate_calibration(cfg.calibration)
+    if "openworld" in cfg:
+        validate_openworld(cfg.openworld)
+
+
+def validate_openworld(o) -> None:
+    from pathlib import Path
+
+    if not o.root:
+        return
+    _require(Path(o.root).expanduser().is_dir(), "openworld.root",
+             f"{o.root} is not a folder (one laid out as ../shared/data/real_world; openworld.root=null turns it off)")
+    _require(0 <= o.speech_percentage <= 500, "openworld.speech_percentage", f"must be within 0..500, got {o.speech_percentage}")
+    _require(0 < o.windows_per_second <= 20, "openworld.windows_per_second", f"must be within (0, 20], got {o.windows_per_second}")
+    _require(0 <= o.min_active <= 1, "openworld.min_active", f"must be within 0..1, got {o.min_active}")
+    _require(0 < o.filter_threshold <= 1, "openworld.filter_threshold", f"must be within (0, 1], got {o.filter_threshold}")
 
 
 def _require_rt60s(values, key: str) -> None:
@@ -154,6 +169,9 @@ def _validate_rooms(a) -> None:
     _require(a.rir_seed >= 0, "augment.rir_seed", f"must not be negative, got {a.rir_seed}")
     _require(not a.rir_dir or Path(a.rir_dir).expanduser().is_dir(), "augment.rir_dir",
              f"{a.rir_dir} is not a folder of impulse responses")
+    _require(0 <= a.rir_dir_share <= 1, "augment.rir_dir_share", f"must be within 0..1, got {a.rir_dir_share}")
+    _require(a.rir_split in (None, "train", "validation", "test"), "augment.rir_split",
+             f"{a.rir_split!r} is not train, validation, test or null")
 
 
 def validate_bench(cfg) -> None:

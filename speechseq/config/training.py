@@ -55,7 +55,9 @@ class AugmentConfig:
     distance: List[float] = field(default_factory=lambda: [0.5, 5.0])  # talker to microphone (m)
     rir_bank_size: int = 1000      # simulated rooms in the bank (built once, cached in rir_cache_dir)
     rir_seed: int = 0              # the bank's seed (same seed, same bank)
-    rir_dir: Optional[str] = None  # recorded impulse responses instead of simulated rooms
+    rir_dir: Optional[str] = None  # recorded impulse responses (beside or instead of simulated rooms)
+    rir_dir_share: float = 1.0     # of the clips put in a room, the share in a recorded one (1: recorded only)
+    rir_split: Optional[str] = None  # only this split's rooms of rir_dir (train | validation | test; data.real_world's rule)
     rir_cache_dir: Optional[str] = None  # where simulated banks are kept (the yamls: ${data.cache_dir}); null: none
     freq_mask_param: int = 7
     num_freq_masks: int = 2
@@ -123,6 +125,24 @@ class CalibrationConfig:
 
 
 @dataclass
+class OpenWorldConfig:
+    """Recordings beyond Speech Commands, in a folder laid out as ../shared/data/real_world (speech/,
+    noise/, rirs/; speechseq.data.real_world splits it by speaker, word, sound and room): its speech
+    as `_unknown_` windows, its noise as `_silence_` and under the words. Train-split files train,
+    validation-split files join the validation split; the test split is left for reports."""
+    root: Optional[str] = None       # null: off
+    sources: Optional[List[str]] = None  # only these folders under root (e.g. those a shipped model may use); null: all
+    speech_percentage: float = 30.0  # speech windows drawn per epoch, % of the keyword clips
+    windows_per_second: float = 2.0  # the pool: windows per second of a long recording (at random offsets)
+    min_active: float = 0.3          # share of a window's 10 ms frames that must be speech
+    # label noise: sentences without transcripts may say a command; windows this model takes for one
+    # with at least filter_threshold are left out (counted in data_report.json); null: keep all
+    filter_checkpoint: Optional[str] = "pretrained"
+    filter_threshold: float = 0.9
+    noise: bool = True               # its recorded noise beside the dataset's (silence, and under words)
+
+
+@dataclass
 class PathsConfig:
     output_dir: str = "${hydra:runtime.output_dir}"
 
@@ -136,6 +156,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    openworld: OpenWorldConfig = field(default_factory=OpenWorldConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     debug: bool = False
 
@@ -153,3 +174,18 @@ def if_short_budget(max_minutes, short, otherwise):
     SHORT under a time budget of at most SHORT_BUDGET_MINUTES, OTHERWISE without one or above it."""
     is_short = max_minutes is not None and float(max_minutes) <= SHORT_BUDGET_MINUTES
     return short if is_short else otherwise
+
+
+def beside(path, name):
+    """`${speechseq.beside:${data.root},real_world}`: the folder `name` next to `path` (the shared
+    mini set and real_world sit side by side), as a string."""
+    from pathlib import Path
+
+    return None if path is None else str(Path(str(path)).parent / str(name))
+
+
+def under(path, name):
+    """`${speechseq.under:${openworld.root},rirs}`: `path`/`name`, or null when `path` is null."""
+    from pathlib import Path
+
+    return None if path is None else str(Path(str(path)) / str(name))
