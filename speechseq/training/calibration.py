@@ -23,10 +23,12 @@ from speechseq.streaming.calibrate import calibrate, stored_record
 from speechseq.streaming.calibration_store import write_checkpoint_calibration
 from speechseq.streaming.recognizer import settings_for
 from speechseq.streaming.sweep import PosteriorTrack
+from speechseq.streaming.open_stream import write_open_stream
 from speechseq.streaming.synth_stream import build_stream, write_stream
 
 log = logging.getLogger(__name__)
 STREAM_RECIPE = "loud"  # the noise bed the shipped model was calibrated on (scripts/calibrate_pretrained.sh)
+OPEN_STREAM_SNR_DB = (5.0, 20.0)  # open-world calibration streams: speech over noise, uniform per event
 
 
 def joined(tracks: list[PosteriorTrack]) -> PosteriorTrack:
@@ -46,20 +48,39 @@ def take_names(take: int) -> tuple[str, str]:
     return f"near{suffix}", f"far{suffix}"
 
 
-def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet, folder: Path) -> list[Path]:
+def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet, folder: Path,
+                             open_world=None) -> list[Path]:
     """stream.wav + labels.csv per condition under `folder`, for each of `calibration.takes` (other
-    words, noise and room per take): near/, and far/ with calibration.rooms, then near_2/, far_2/..."""
+    words, noise and room per take): near/, and far/ with calibration.rooms, then near_2/, far_2/...
+
+    With `open_world` (a RealWorldIndex, openworld.root), each stream is an open-world one
+    (speechseq.streaming.open_stream): the validation commands, class-balanced, among other words and
+    talk of real_world's validation split, over its noise and the dataset's, so the detector is chosen
+    where people talk."""
     from speechseq.augment.rooms import reverberate_stream
 
     made = []
     for take in range(int(c.get("takes", 1))):
         seed = int(c.seed) + take
         near, far = take_names(take)
-        wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
-        made.append(write_stream(folder / near, wave, words))
+        if open_world is not None:
+            wave, words, talk = _open_world_stream(c, index, label_set, open_world, seed)
+            write = lambda out, w: write_open_stream(out, w, words, talk)  # noqa: E731
+        else:
+            wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
+            write = lambda out, w: write_stream(out, w, words)  # noqa: E731
+        made.append(write(folder / near, wave))
         if c.rooms:
-            made.append(write_stream(folder / far, reverberate_stream(wave, c.rt60, c.distance, seed=seed), words))
+            made.append(write(folder / far, reverberate_stream(wave, c.rt60, c.distance, seed=seed)))
     return made
+
+
+def _open_world_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, open_world, seed: int):
+    from speechseq.evaluation.openworld_stream import stream_pools
+    from speechseq.streaming.open_stream import OpenStreamRecipe, build_open_stream
+
+    pools = stream_pools(index, "validation", label_set, open_world, "validation", dataset_noise=True)
+    return build_open_stream(pools, OpenStreamRecipe(seconds=c.seconds, snr_db=OPEN_STREAM_SNR_DB), seed)
 
 
 def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetIndex, label_set: LabelSet,
@@ -67,7 +88,12 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
     """Build the validation streams, choose the detector, store it in `best_path`; returns the record."""
     c = cfg.calibration
     folder = out_dir / "calibration"
-    wavs = write_validation_streams(c, index, label_set, folder)
+    open_world = None
+    if cfg.get("openworld") is not None and cfg.openworld.get("root"):
+        from speechseq.data.real_world import scan_real_world
+
+        open_world = scan_real_world(cfg.openworld.root, cfg.openworld.get("sources"))
+    wavs = write_validation_streams(c, index, label_set, folder, open_world)
     classifier = load_classifier(best_path, "torch", num_threads=max(1, int(cfg.trainer.num_threads)))
     settings = settings_for(classifier, {})  # the default hop and window of the live loop
     tracks = [posterior_track(classifier, wav, wav.with_name("labels.csv"), settings.hop_ms, settings.window_ms,

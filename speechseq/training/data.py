@@ -15,6 +15,7 @@ from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.features.logmel import FrontendSpec, LogMel
 from speechseq.labels import LabelSet, make_label_set
 from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
+from speechseq.training.openworld import add_negatives, noise_files, open_world_index
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +67,26 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
         log.warning("the test split of %s has no clips of the words %s: the test pass is skipped (score a "
                     "folder of test takes with speechseq-eval)", index.root, list(label_set.words))
         test_split = None
-    noise = NoiseBank.from_files(index.noise_files, spec.sample_rate, spec.sample_rate)
-    splits = [s for s in (train_split, val_split, test_split) if s is not None]
+    open_world = open_world_index(cfg) if cfg.get("openworld") else None
+    extra_noise = noise_files(cfg, open_world) if open_world is not None else []
+    noise = NoiseBank.from_files(index.noise_files + extra_noise, spec.sample_rate, spec.sample_rate)
+    data = TrainingData(label_set, spec, train_split, val_split, test_split, noise, {}, index)
+    open_world_report = add_negatives(data, cfg, open_world, label_set) if open_world is not None else {}
+    splits = [s for s in (data.train, data.validation, test_split) if s is not None]
     report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
-              "noise_segments": len(noise), "splits": {s.name: s.summary() for s in splits},
+              "noise_segments": len(noise), "noise_files_recorded": len(extra_noise),
+              "splits": {s.name: s.summary() for s in splits},
               "unreadable_files": [f for s in splits for f in s.failed]}
+    if open_world_report:
+        report["openworld"] = open_world_report
     report["unreadable_count"] = len(report["unreadable_files"])
     if report["unreadable_files"]:
         log.warning("skipped %d unreadable file(s); see data_report.json", len(report["unreadable_files"]))
     if len(noise) == 0:
         log.warning("no background noise under %s/_background_noise_: silence is digital zero and "
                     "noise augmentation is off", index.root)
-    return TrainingData(label_set, spec, train_split, val_split, test_split, noise, report, index)
+    data.report = report
+    return data
 
 
 def frontend_spec(cfg: DictConfig) -> FrontendSpec:
