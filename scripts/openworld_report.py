@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+"""The open-world report of a checkpoint on one split of real_world + Speech Commands
+(speechseq.evaluation.openworld_report): other words and sounds taken for commands, clips clean /
+in recorded noise / in recorded rooms, and a stream of commands among talk with the stored detector.
+
+    scripts/openworld_report.py CHECKPOINT ../shared/data/real_world ../shared/data/speech_commands_mini \
+        --split validation --out runs/openworld
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a .safetensors checkpoint, or 'pretrained'")
+    parser.add_argument("real_world", help="a folder laid out as ../shared/data/real_world")
+    parser.add_argument("speech_commands", help="a Speech Commands folder (its split gives the commands)")
+    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--out", default="runs/openworld", help="where openworld.json and the stream go")
+    parser.add_argument("--seconds", type=float, default=1200.0, help="length of the stream (s)")
+    parser.add_argument("--snr", type=float, default=10.0, help="speech over the recorded noise (dB)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    from speechseq.evaluation.openworld_report import format_openworld, openworld_report
+    from speechseq.streaming.backends import resolve_checkpoint
+
+    try:
+        checkpoint = resolve_checkpoint(None if args.checkpoint == "pretrained" else args.checkpoint)
+        report = openworld_report(checkpoint, args.real_world, args.speech_commands, args.split, args.out,
+                                  args.seconds, args.snr, args.seed)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"openworld_report: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_openworld(report))
+    print(f"wrote {args.out}/openworld.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""A stream of commands among other people's words and talk, over recorded noise, scored with the
+model's stored detector: the share of commands correct, the share of other words that fire it, and
+detections per hour of talk (speechseq.streaming.open_stream builds the stream)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from speechseq.data.layout import DatasetIndex
+from speechseq.data.real_world import RealWorldIndex, says_a_word
+from speechseq.labels import UNKNOWN, LabelSet
+from speechseq.streaming.open_stream import OpenStreamRecipe, StreamPools, build_open_stream, read_talk, write_open_stream
+
+TALK_TAIL_MS = 1000.0   # a detection this soon after talk ends was still set off by it
+OTHER_WORD_SECONDS = 3.0
+WORD_FOLDERS = ("mycroft_precise",)
+
+
+def stream_pools(index: DatasetIndex, split: str, label_set: LabelSet, rw: RealWorldIndex, rw_split: str,
+                 sources: list[str] | None = None, dataset_noise: bool = False) -> StreamPools:
+    """Commands and filler words of the dataset's `split`; other words, talk and noise of `rw_split`."""
+    import soundfile as sf
+
+    clips = index.splits.get(split, [])
+    commands = {w: [index.root / c.relpath for c in clips if c.word == w] for w in label_set.words}
+    unknown = [index.root / c.relpath for c in clips if c.word not in label_set.words and not c.word.startswith("_")]
+    others, talk = [], []
+    for f in rw.select("speech", rw_split, sources):
+        said = f.transcript if f.transcript is not None else (
+            f.source.rsplit("/", 1)[-1] if any(m in f.source for m in WORD_FOLDERS) else None)
+        if said is not None and says_a_word(said, tuple(label_set.words)):
+            continue  # it says a command: neither another word nor talk
+        try:
+            info = sf.info(str(f.path))
+        except Exception:  # unreadable: a stream plays only what decodes (soundfile raises several types)
+            continue
+        if info.frames == 0:
+            continue
+        short = info.duration <= OTHER_WORD_SECONDS
+        (others if said is not None and short else talk).append(f.path)
+    noise = [f.path for f in rw.select("noise", rw_split, sources)] + (list(index.noise_files) if dataset_noise else [])
+    return StreamPools(commands, unknown, others, talk, noise)
+
+
+def make_open_stream(out_dir: Path, pools: StreamPools, recipe: OpenStreamRecipe, seed: int) -> Path:
+    wave, words, talk = build_open_stream(pools, recipe, seed)
+    return write_open_stream(out_dir, wave, words, talk)
+
+
+def _other_word_starts(words_csv: Path, others: set[str]) -> list[float]:
+    with open(words_csv, newline="") as fh:
+        return [float(r["start_ms"]) for r in csv.DictReader(fh) if r["label"] == UNKNOWN and r["file"] in others]
+
+
+def score_open_stream(track, detections, words_csv: Path, talk_csv: Path, others: set[str],
+                      match_window_ms: float = 2000.0) -> dict:
+    """The stream's scores (streaming.scoring) with the open-world figures added."""
+    from speechseq.streaming.scoring import score_detections
+
+    report = score_detections(detections, track.truth, track.keywords, track.duration_s, match_window_ms)
+    keyword_times = sorted(d.time_ms for d in detections if d.label in track.keywords)
+    other_starts = _other_word_starts(words_csv, others)
+    fired = sum(any(s <= t <= s + match_window_ms for t in keyword_times) for s in other_starts)
+    spans = read_talk(talk_csv)
+    talk_hours = sum(e - s for s, e in spans) / 3.6e6
+    in_talk = sum(any(s <= t <= e + TALK_TAIL_MS for s, e in spans) for t in keyword_times)
+    report.update({
+        "other_words": len(other_starts), "other_words_firing": fired,
+        "other_words_firing_pct": 100.0 * fired / len(other_starts) if other_starts else 0.0,
+        "talk_minutes": talk_hours * 60, "detections_in_talk": in_talk,
+        "detections_per_hour_of_talk": in_talk / talk_hours if talk_hours > 0 else 0.0,
+    })
+    return report
+
+
+def evaluate_open_stream(classifier, settings, pools: StreamPools, out_dir: Path, recipe: OpenStreamRecipe,
+                         seed: int = 0, progress: bool = False) -> dict:
+    """Build (or reuse) the stream in `out_dir` and score the classifier's stored detector on it."""
+    from speechseq.evaluation.streams import posterior_track
+
+    wav = out_dir / "stream.wav"
+    if not wav.is_file():
+        make_open_stream(out_dir, pools, recipe, seed)
+    track = posterior_track(classifier, wav, out_dir / "labels.csv", settings.hop_ms, settings.window_ms,
+                            progress=progress)
+    detections = track.detections(settings.smoothing)
+    report = score_open_stream(track, detections, out_dir / "words.csv", out_dir / "talk.csv",
+                               {str(p) for p in pools.others})
+    report["by_label"] = _fired_by_label(detections, track.keywords)
+    return report
+
+
+def _fired_by_label(detections, keywords) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in detections:
+        if d.label in keywords:
+            counts[d.label] = counts.get(d.label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
