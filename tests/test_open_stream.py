@@ -1,0 +1,114 @@
+"""Open-world streams (commands among other words and talk) and the open-world data in a training run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from speechseq.streaming.open_stream import OpenStreamRecipe, StreamPools, build_open_stream, read_talk, write_open_stream
+from tests.test_openworld import write_real_world
+
+SR = 16000
+
+
+@pytest.fixture
+def pools(synthetic_root, tmp_path):
+    from speechseq.data.layout import scan_dataset
+    from speechseq.data.real_world import scan_real_world
+    from speechseq.evaluation.openworld_stream import stream_pools
+    from speechseq.labels import make_label_set
+
+    rw = scan_real_world(write_real_world(tmp_path / "real_world"))
+    return stream_pools(scan_dataset(synthetic_root), "train", make_label_set("v2_12"), rw, "train")
+
+
+def test_pools_hold_commands_other_words_talk_and_noise(pools):
+    assert len(pools.commands) == 10 and all(pools.commands.values())
+    assert pools.unknown and pools.others and pools.talk and pools.noise
+    assert not any("p1" in str(p) for p in pools.others + pools.talk)  # "turn it on" says a command
+
+
+def test_stream_is_deterministic_and_lists_words_and_talk(pools):
+    recipe = OpenStreamRecipe(seconds=120.0)
+    wave, words, talk = build_open_stream(pools, recipe, seed=1)
+    again, words2, talk2 = build_open_stream(pools, recipe, seed=1)
+    other, _, _ = build_open_stream(pools, recipe, seed=2)
+    assert np.array_equal(wave, again) and words == words2 and talk == talk2
+    assert not np.array_equal(wave, other)
+    assert len(wave) == 120 * SR and np.abs(wave).max() <= 1.0
+    assert talk and all(s.end_ms > s.start_ms for s in talk)
+    spans = sorted([(w.start_ms, w.start_ms + 1000) for w in words] + [(s.start_ms, s.end_ms) for s in talk])
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # events never overlap
+
+
+def test_commands_are_balanced_over_the_classes(pools):
+    pools.commands["yes"] = pools.commands["yes"] * 20  # one word with far more clips than the others
+    _, words, _ = build_open_stream(pools, OpenStreamRecipe(seconds=900.0, shares=(1, 0, 0, 0)), seed=0)
+    counts = {w: sum(x.label == w for x in words) for w in pools.commands}
+    assert max(counts.values()) < 2.5 * min(counts.values())
+
+
+def test_written_stream_has_talk_csv(pools, tmp_path):
+    wave, words, talk = build_open_stream(pools, OpenStreamRecipe(seconds=60.0), seed=0)
+    wav = write_open_stream(tmp_path / "s", wave, words, talk)
+    assert wav.is_file() and read_talk(tmp_path / "s" / "talk.csv") == [(s.start_ms, s.end_ms) for s in talk]
+
+
+def test_open_world_scores_count_other_words_and_talk():
+    from speechseq.evaluation.openworld_stream import score_open_stream
+    from speechseq.streaming.smoothing import Detection
+    from speechseq.streaming.sweep import PosteriorTrack
+
+    track = PosteriorTrack([0.0], np.zeros((1, 3)), ["_unknown_", "yes", "no"],
+                           [("yes", 1000.0), ("_unknown_", 5000.0), ("_unknown_", 9000.0)], 3600.0)
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        (d / "words.csv").write_text("label,start_ms,end_ms,word,file\nyes,1000,1500,yes,a.wav\n"
+                                     "_unknown_,5000,5500,amelia,other.wav\n_unknown_,9000,9500,bed,bed.wav\n")
+        (d / "talk.csv").write_text("start_ms,end_ms,file\n20000,380000,t.flac\n")
+        dets = [Detection(1400.0, "yes", 0.9), Detection(5600.0, "no", 0.8), Detection(9400.0, "no", 0.8),
+                Detection(30000.0, "yes", 0.8), Detection(380500.0, "no", 0.8), Detection(900000.0, "no", 0.8)]
+        r = score_open_stream(track, dets, d / "words.csv", d / "talk.csv", {"other.wav"})
+    assert r["correct"] == 1 and r["other_words"] == 1 and r["other_words_firing"] == 1
+    assert r["detections_in_talk"] == 2 and r["talk_minutes"] == pytest.approx(6.0)
+    assert r["detections_per_hour_of_talk"] == pytest.approx(20.0)
+
+
+def test_training_draws_open_world_negatives_and_noise(train_cfg, tmp_path):
+    from speechseq.training.data import frontend_spec, prepare_data
+
+    root = write_real_world(tmp_path / "real_world")
+    cfg = train_cfg(f"openworld.root={root}", "openworld.filter_checkpoint=null", "openworld.speech_percentage=50")
+    data = prepare_data(cfg, frontend_spec(cfg), load_test=False)
+    assert data.train.n_negative > 0 and data.validation.n_negative > 0
+    ow = data.report["openworld"]
+    assert ow["train"]["windows"] == len(data.train.negative_idx)
+    from speechseq.data.real_world import scan_real_world
+
+    p1_split = next(f.split for f in scan_real_world(root).files if f.path.name == "p1.wav")  # "turn it on"
+    for name in ("train", "validation"):
+        assert ow[name]["files_saying_a_keyword"] == (1 if p1_split == name else 0)
+    assert data.report["noise_files_recorded"] >= 1
+    json.dumps(data.report)  # data_report.json must be writable
+    again = prepare_data(cfg, frontend_spec(cfg), load_test=False)  # the second run reads the cache
+    assert np.array_equal(again.train.waves.numpy(), data.train.waves.numpy())
+
+
+def test_windows_a_model_takes_for_a_keyword_are_left_out(train_cfg, tmp_path, monkeypatch):
+    import speechseq.training.openworld as ow
+    from speechseq.training.data import frontend_spec, prepare_data
+
+    root = write_real_world(tmp_path / "real_world")
+    monkeypatch.setattr(ow, "keyword_scores", lambda windows, checkpoint: np.linspace(0, 1, len(windows)))
+    cfg = train_cfg(f"openworld.root={root}", "openworld.filter_checkpoint=some.safetensors",
+                    "openworld.filter_threshold=0.5", f"data.cache_dir={tmp_path / 'c2'}")
+    report = prepare_data(cfg, frontend_spec(cfg), load_test=False).report["openworld"]["train"]
+    assert report["filtered_as_keyword"] == pytest.approx(report["untranscribed_windows"] / 2, abs=1)
+    assert report["windows"] == report["transcribed_windows"] + report["untranscribed_windows"] \
+        - report["filtered_as_keyword"]
