@@ -50,14 +50,23 @@ def negative_files(rw: RealWorldIndex, split: str, sources: list[str] | None,
     return known, unknown, len(said)
 
 
+def _filter_path(checkpoint: str | None) -> Path | None:
+    if not checkpoint:
+        return None
+    if checkpoint == "pretrained":
+        from speechseq.deploy.pretrained import default_checkpoint
+
+        return default_checkpoint("torch")
+    return Path(checkpoint)
+
+
 @torch.no_grad()
 def keyword_scores(windows: np.ndarray, checkpoint: str, batch: int = 256) -> np.ndarray:
     """The highest keyword probability the model at `checkpoint` gives each int16 window."""
     from speechseq.deploy.checkpoint import load_inference
     from speechseq.features.logmel import LogMel
-    from speechseq.streaming.backends import resolve_checkpoint
 
-    loaded = load_inference(resolve_checkpoint(None if checkpoint == "pretrained" else checkpoint), map_location="cpu")
+    loaded = load_inference(_filter_path(checkpoint), map_location="cpu")
     model, frontend = loaded.model.eval(), LogMel(loaded.frontend)
     keyword_cols = [i for i, name in enumerate(loaded.labels) if name not in (SILENCE, UNKNOWN)]
     out = []
@@ -72,9 +81,9 @@ def _cache_key(paths: list[Path], o: DictConfig, seed: int, keywords: tuple[str,
     h = hashlib.sha1(json.dumps({"format": WINDOWS_FORMAT, "seed": seed, "keywords": list(keywords),
                                  "per_second": o.windows_per_second, "min_active": o.min_active,
                                  "filter": o.filter_checkpoint, "threshold": o.filter_threshold}).encode())
-    filt = o.filter_checkpoint
-    if filt and filt != "pretrained" and Path(filt).is_file():
-        st = Path(filt).stat()
+    filt = _filter_path(o.filter_checkpoint)
+    if filt is not None and filt.is_file():  # a new shipped model filters anew
+        st = filt.stat()
         h.update(f"|{st.st_size}|{st.st_mtime_ns}".encode())
     for p in paths:
         st = p.stat()
