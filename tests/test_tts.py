@@ -169,6 +169,9 @@ def test_speechseq_data_tts_builds_then_reuses_the_cache(fake_engine, tmp_path, 
     assert "12 synthetic negatives generated" in out and "fake: 12 clips" in out
     download.run(cfg)
     assert "12 synthetic negatives read from the cache" in capsys.readouterr().out
+    cfg.engines = ["fake"]  # engines=[fake] on the command line: a list naming the same engine, the same corpus
+    download.run(cfg)
+    assert "12 synthetic negatives read from the cache" in capsys.readouterr().out
     assert len(fake_engine.calls) == 12
 
 

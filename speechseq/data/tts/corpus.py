@@ -182,5 +182,7 @@ def describe_corpus(corpus: Corpus) -> str:
     for engine, timing in corpus.info.get("timing", {}).items():
         rate = timing["clips"] / timing["seconds"] if timing["seconds"] else float("inf")
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(counts.get(engine, {}).items()))
-        lines.append(f"  {engine}: {timing['clips']} clips in {timing['seconds']:.1f} s ({rate:.1f} clips/s); {kinds}")
+        cpu = timing.get("cpu_seconds")
+        lines.append(f"  {engine}: {timing['clips']} clips in {timing['seconds']:.1f} s ({rate:.1f} clips/s"
+                     + (f", {cpu:.1f} CPU s" if cpu is not None else "") + f"); {kinds}")
     return "\n".join(lines)

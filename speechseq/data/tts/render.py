@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 SPEED_RANGE = (0.8, 1.25)   # speaking rate factors (1: the voice's own)
 PITCH_RANGE = (0.85, 1.2)   # pitch factors
 SUBPROCESS_WORKERS = 2      # espeak-ng and flite calls at once (each is its own process)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (espeak-ng, flite): a machine's load hardly changes it."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def voice_table(engines: Sequence) -> list[tuple[str, list[str]]]:
@@ -54,7 +61,7 @@ def _render_one(speaker, item: dict, seed: int, index: int) -> tuple[np.ndarray,
 
 def render(items: list[dict], engines: Sequence, seed: int, progress: bool = True,
            desc: str = "text-to-speech") -> tuple[np.ndarray, dict[str, dict]]:
-    """(windows (N, 16000) int16, per engine {"clips", "seconds"}); sets each item's "offset".
+    """(windows (N, 16000) int16, per engine {"clips", "seconds", "cpu_seconds"}); sets each item's "offset".
 
     Engines run one after another, so each one's time is its own: espeak-ng and flite with
     SUBPROCESS_WORKERS calls at once, piper in plan order in this thread.
@@ -78,7 +85,7 @@ def _render_engines(items: list[dict], engines: Sequence, seed: int, waves: np.n
         indices = [i for i, item in enumerate(items) if item["engine"] == engine.name]
         if not indices:
             continue
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         speaker = engine.open(seed)
         if engine.name == "piper":
             results = (_render_one(speaker, items[i], seed, i) for i in indices)
@@ -87,7 +94,8 @@ def _render_engines(items: list[dict], engines: Sequence, seed: int, waves: np.n
             with ThreadPoolExecutor(SUBPROCESS_WORKERS) as pool:
                 results = pool.map(lambda i: _render_one(speaker, items[i], seed, i), indices)
                 _collect(indices, results, items, waves, ticks)
-        timing[engine.name] = {"clips": len(indices), "seconds": round(time.perf_counter() - start, 2)}
+        timing[engine.name] = {"clips": len(indices), "seconds": round(time.perf_counter() - start, 2),
+                               "cpu_seconds": round(cpu_seconds() - cpu_start, 2)}
 
 
 def _collect(indices: list[int], results, items: list[dict], waves: np.ndarray, ticks) -> None:
