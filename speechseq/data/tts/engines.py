@@ -115,9 +115,10 @@ class PiperEngine:
 
     @classmethod
     def available(cls) -> bool:
-        try:
-            return importlib.util.find_spec("piper") is not None and bool(cls.voice_modules())
-        except (ImportError, ValueError):  # a module set to None (tests pretend it is absent)
+        try:  # piper.voice: PyPI's unrelated "piper" package has a module piper too
+            found = all(importlib.util.find_spec(m) is not None for m in ("piper", "piper.voice"))
+            return found and bool(cls.voice_modules())
+        except (ImportError, ValueError):  # no piper at all, or a module set to None (tests pretend it is absent)
             return False
 
     def voices(self) -> list[str]:
