@@ -20,6 +20,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
 PREFETCH_MODES = ON_DEVICE_MODES  # trainer.prefetch: the same three
 RT60_LIMITS = (0.1, 2.0)      # augment.rt60, seconds: drier or more reverberant rooms are not simulated here
+MAX_TTS_TAKES = 10000        # data.tts_takes: synthetic takes of each own word
 DISTANCE_LIMITS = (0.2, 8.0)  # augment.distance, metres: what fits in the rooms drawn (up to 12 x 10 m)
 
 
@@ -45,6 +46,8 @@ def validate_data(cfg) -> None:
     _require(cfg.decode_workers >= 1, "data.decode_workers", "must be at least 1")
     _require_mode(cfg.on_device, "data.on_device", ON_DEVICE_MODES)
     _require(0 < cfg.validation_share <= 0.5, "data.validation_share", f"must be within (0, 0.5], got {cfg.validation_share}")
+    _require(cfg.tts_takes is None or 0 <= cfg.tts_takes <= MAX_TTS_TAKES, "data.tts_takes",
+             f"must be within 0..{MAX_TTS_TAKES} (0: none; null: automatic), got {cfg.tts_takes}")
 
 
 def validate_eval(cfg) -> None:

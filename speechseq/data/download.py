@@ -1,4 +1,5 @@
-"""`speechseq-data download|verify root=DIR`: get Speech Commands and check what is there."""
+"""`speechseq-data download|verify root=DIR`: get Speech Commands and check what is there.
+`speechseq-data tts out=DIR`: generate the synthetic negatives (speechseq.data.tts) into a cache ahead of time."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from speechseq.data.layout import DatasetError, DatasetIndex, scan_dataset
 from speechseq.labels import COMMANDS_10
 
 VERSIONS = ("v0.01", "v0.02")
-ACTIONS = ("download", "verify")
+ACTIONS = ("download", "verify", "tts")
 
 
 def dataset_folder(root: str | Path, version: str) -> Path:
@@ -52,7 +53,12 @@ def describe(index: DatasetIndex) -> str:
 
 def run(cfg: DictConfig) -> None:
     if cfg.action not in ACTIONS:
-        raise DatasetError(f"action={cfg.action!r}: choose download or verify")
+        raise DatasetError(f"action={cfg.action!r}: choose download, verify or tts")
+    if cfg.action == "tts":
+        from speechseq.data.tts.corpus import build_negatives, describe_corpus
+
+        print(describe_corpus(build_negatives(cfg.out, cfg.seed, cfg.clips, cfg.engines, progress=True)))
+        return
     root = Path(cfg.root).expanduser()
     if cfg.action == "download":
         root = download(root, cfg.version)

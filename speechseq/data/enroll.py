@@ -5,12 +5,20 @@ here, by a stable hash of the file name. The Speech Commands folder gives the ne
 words become `_unknown_`), the background noise and its test split; its own clips of the user's
 words are left out of training and validation, so the model learns the words from the user's
 takes alone.
+
+With `tts_takes` each word also gets synthetic takes, spoken from its folder name by the installed
+text-to-speech engines (speechseq.data.tts), in its training split only: validation and test stay
+the user's own recordings, so the figures chosen on them are about real voices.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import logging
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import soundfile as sf
@@ -19,7 +27,12 @@ from speechseq.data.layout import Clip, DatasetIndex, scan_dataset
 from speechseq.errors import DatasetError
 from speechseq.labels import BACKGROUND_NOISE_DIR, SILENCE, UNKNOWN
 
+log = logging.getLogger(__name__)
+
 MIN_TAKES = 5
+# data.tts_takes=null: synthetic takes per word when an engine is installed. Not yet tuned on
+# validation (docs/tts.md); with 20 recorded takes a word's training clips are then mostly synthetic.
+DEFAULT_TTS_TAKES = 100
 RESERVED = (SILENCE, UNKNOWN, BACKGROUND_NOISE_DIR)
 _WORD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
@@ -76,9 +89,42 @@ def split_takes(takes: list[Path], validation_share: float) -> tuple[list[Path],
     return [p for p in takes if p not in validation], validation
 
 
+def synthetic_train_takes(words: list[str], tts_takes: int | None, cache_dir: str | Path | None) -> dict[str, list[Path]]:
+    """word -> synthetic takes (FLAC files, made once under `cache_dir/tts/`) for the training split.
+
+    `tts_takes`: 0 none; None DEFAULT_TTS_TAKES when an engine is installed, else none with a one-line
+    warning; n > 0 exactly n, and a missing engine is an error naming the package to install.
+    """
+    from speechseq.data.tts.engines import EngineMissingError, resolve_engines
+    from speechseq.data.tts.takes import write_takes
+
+    if tts_takes == 0:
+        return {}
+    try:
+        engines = [e.name for e in resolve_engines("auto")]
+    except EngineMissingError as exc:
+        if tts_takes is not None:
+            raise EngineMissingError(f"data.tts_takes={tts_takes}: {exc}") from None
+        log.warning("training on the recorded takes only: %s (data.tts_takes=0 silences this)", exc)
+        return {}
+    n = DEFAULT_TTS_TAKES if tts_takes is None else int(tts_takes)
+    if cache_dir is None:  # no cache: the takes live as long as this process
+        cache_dir = tempfile.mkdtemp(prefix="speechseq-tts-")
+        atexit.register(shutil.rmtree, cache_dir, True)
+    takes = {w: write_takes(w, n, cache_dir, engines=engines) for w in words}
+    log.info("%d synthetic takes of each word (%s) in training, from %s", n, ", ".join(engines),
+             Path(cache_dir).expanduser() / "tts")
+    return takes
+
+
 def enrollment_index(custom_root: str | Path, base_root: str | Path, words: list[str] | None = None,
-                     validation_share: float = 0.2, layout: str = "auto") -> tuple[list[str], DatasetIndex]:
-    """The user's words and one index over both folders (the user's clips by absolute path)."""
+                     validation_share: float = 0.2, layout: str = "auto", tts_takes: int | None = 0,
+                     cache_dir: str | Path | None = None) -> tuple[list[str], DatasetIndex]:
+    """The user's words and one index over both folders (the user's clips by absolute path).
+
+    `tts_takes` synthetic takes of each word join its training split (synthetic_train_takes;
+    training passes `data.tts_takes`, whose null means automatic), made once under `cache_dir`.
+    """
     takes = user_words(custom_root, words)
     base = scan_dataset(base_root, layout)
     if base.layout == "testset":
@@ -91,5 +137,7 @@ def enrollment_index(custom_root: str | Path, base_root: str | Path, words: list
         train, validation = split_takes(paths, validation_share)
         splits["train"] += [Clip(str(p.resolve()), word) for p in train]
         splits["validation"] += [Clip(str(p.resolve()), word) for p in validation]
+    for word, paths in synthetic_train_takes(list(takes), tts_takes, cache_dir).items():
+        splits["train"] += [Clip(str(p.resolve()), word) for p in paths]
     return list(takes), DatasetIndex(root=base.root, layout=base.layout, splits=splits,
                                      noise_files=base.noise_files)

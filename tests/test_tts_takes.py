@@ -1,0 +1,90 @@
+"""Synthetic takes of a user's own word (speechseq.data.tts.takes) and experiment=enroll's use of
+them: in the training split only, made once, off or automatic by data.tts_takes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechseq.config import ConfigError, validate_data
+from speechseq.data.enroll import enrollment_index
+from speechseq.data.tts.engines import EngineMissingError
+from speechseq.data.tts.takes import spoken_text, synthetic_takes, write_takes
+from tests.conftest import compose_config
+from tests.test_enroll import write_takes as write_recorded_takes
+from tests.tts_helpers import fake_engine, needs_espeak, no_engines  # noqa: F401
+
+
+@pytest.fixture
+def custom_root(tmp_path) -> Path:
+    root = tmp_path / "mine"
+    write_recorded_takes(root, "lights_on", 10, tone=20)
+    write_recorded_takes(root, "lights_off", 10, tone=23)
+    return root
+
+
+def test_the_spelling_is_what_is_said(fake_engine):
+    assert spoken_text("lights_on") == "lights on" and spoken_text("turn-it_up") == "turn it up"
+    waves, manifest = synthetic_takes("lights_on", n=6, seed=1)
+    assert waves.shape == (6, 16000) and waves.dtype == np.int16
+    assert {m["text"] for m in manifest} == {"lights on"} and set(fake_engine.calls) == {"lights on"}
+    again, _ = synthetic_takes("lights_on", n=6, seed=1)
+    assert np.array_equal(waves, again)
+    assert len({(m["voice"], m["speed"], m["pitch"]) for m in manifest}) == 6
+
+
+def test_takes_are_written_once_as_one_second_flac(fake_engine, tmp_path):
+    paths = write_takes("lights_on", 5, tmp_path, seed=0, progress=False)
+    assert len(paths) == 5 and all(p.suffix == ".flac" and p.is_file() for p in paths)
+    data, rate = sf.read(paths[0], dtype="int16")
+    assert rate == 16000 and data.shape == (16000,)
+    calls = len(fake_engine.calls)
+    assert write_takes("lights_on", 5, tmp_path, seed=0, progress=False) == paths
+    assert len(fake_engine.calls) == calls  # read back, not spoken again
+
+
+def test_enroll_adds_synthetic_takes_to_training_only(fake_engine, custom_root, synthetic_root, tmp_path):
+    plain_words, plain = enrollment_index(custom_root, synthetic_root)  # the plain function's default: none
+    words, index = enrollment_index(custom_root, synthetic_root, tts_takes=4, cache_dir=tmp_path / "cache")
+    assert words == plain_words == ["lights_off", "lights_on"]
+    synthetic = [c for c in index.splits["train"] if "/tts/" in c.relpath]
+    assert sorted(c.word for c in synthetic) == ["lights_off"] * 4 + ["lights_on"] * 4
+    assert all(Path(c.relpath).is_file() and Path(c.relpath).is_absolute() for c in synthetic)
+    for split in ("validation", "test"):
+        assert index.splits[split] == plain.splits[split]
+        assert not any("/tts/" in c.relpath for c in index.splits[split])
+    assert [c for c in index.splits["train"] if "/tts/" not in c.relpath] == plain.splits["train"]
+
+
+def test_enroll_without_an_engine_warns_once_or_refuses_when_asked(no_engines, custom_root, synthetic_root,
+                                                                   tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        _, index = enrollment_index(custom_root, synthetic_root, tts_takes=None, cache_dir=tmp_path)
+    assert not any("/tts/" in c.relpath for c in index.splits["train"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "apt-get install espeak-ng" in warnings[0] and "\n" not in warnings[0]
+    with pytest.raises(EngineMissingError, match=r"data.tts_takes=3: .*apt-get install espeak-ng"):
+        enrollment_index(custom_root, synthetic_root, tts_takes=3, cache_dir=tmp_path)
+
+
+@needs_espeak
+def test_enroll_with_espeak_speaks_the_word(custom_root, synthetic_root, tmp_path):
+    _, index = enrollment_index(custom_root, synthetic_root, tts_takes=2, cache_dir=tmp_path)
+    synthetic = [c for c in index.splits["train"] if "/tts/" in c.relpath]
+    assert len(synthetic) == 4
+    data, rate = sf.read(synthetic[0].relpath, dtype="float32")
+    assert rate == 16000 and len(data) == 16000 and np.abs(data).max() > 0.1
+
+
+@pytest.mark.parametrize("value,ok", [("null", True), ("0", True), ("250", True), ("-1", False), ("20000", False)])
+def test_data_tts_takes_range(value, ok, tmp_path):
+    cfg = compose_config("train", ["experiment=enroll", "data.custom_root=mine", f"data.tts_takes={value}"], tmp_path)
+    if ok:
+        validate_data(cfg.data)
+    else:
+        with pytest.raises(ConfigError, match="data.tts_takes"):
+            validate_data(cfg.data)
