@@ -112,3 +112,45 @@ def test_windows_a_model_takes_for_a_keyword_are_left_out(train_cfg, tmp_path, m
     assert report["filtered_as_keyword"] == pytest.approx(report["untranscribed_windows"] / 2, abs=1)
     assert report["windows"] == report["transcribed_windows"] + report["untranscribed_windows"] \
         - report["filtered_as_keyword"]
+
+
+def test_synthetic_negatives_join_train_and_validation_apart(train_cfg, tmp_path, monkeypatch):
+    import speechseq.data.tts as tts
+    from speechseq.training.data import frontend_spec, prepare_data
+
+    calls = []
+
+    def fake(cache_dir, seed, n_clips, engines, progress, exclude=()):
+        calls.append((seed, n_clips, engines, tuple(exclude)))
+        return np.full((n_clips, SR), seed % 100, np.int16), [{}] * n_clips
+
+    monkeypatch.setattr(tts, "synthetic_negatives", fake)
+    root = write_real_world(tmp_path / "real_world")
+    cfg = train_cfg(f"openworld.root={root}", "openworld.filter_checkpoint=null", "openworld.tts_clips=50",
+                    "openworld.tts_engines=[espeak,flite]")
+    data = prepare_data(cfg, frontend_spec(cfg), load_test=False)
+    (train_seed, n_train, engines, exclude), (val_seed, n_val, _, _) = calls
+    assert n_train == 50 and n_val == 5 and train_seed != val_seed and engines == ["espeak", "flite"]
+    assert "yes" in exclude and "go" in exclude
+    assert data.report["openworld"]["tts"]["train"]["clips"] == 50
+    tts_rows = data.train.waves[-50:]
+    assert (tts_rows == train_seed % 100).all() and data.train.negative_idx[-1] == len(data.train.waves) - 1
+
+
+def test_no_engine_with_auto_trains_on_with_a_warning(train_cfg, tmp_path, monkeypatch, caplog):
+    import speechseq.data.tts as tts
+    from speechseq.data.tts.engines import EngineMissingError
+    from speechseq.training.data import frontend_spec, prepare_data
+
+    def missing(*args, **kwargs):
+        raise EngineMissingError("no text-to-speech engine is installed: apt-get install espeak-ng")
+
+    monkeypatch.setattr(tts, "synthetic_negatives", missing)
+    cfg = train_cfg(f"openworld.root={write_real_world(tmp_path / 'rw')}", "openworld.filter_checkpoint=null",
+                    "openworld.tts_clips=50")
+    data = prepare_data(cfg, frontend_spec(cfg), load_test=False)
+    assert "espeak-ng" in data.report["openworld"]["tts"]["skipped"]
+    cfg = train_cfg(f"openworld.root={tmp_path / 'rw'}", "openworld.filter_checkpoint=null",
+                    "openworld.tts_clips=50", "openworld.tts_engines=[espeak]")
+    with pytest.raises(EngineMissingError, match="espeak-ng"):
+        prepare_data(cfg, frontend_spec(cfg), load_test=False)

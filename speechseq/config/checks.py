@@ -119,6 +119,11 @@ def validate_openworld(o) -> None:
     _require(0 < o.windows_per_second <= 20, "openworld.windows_per_second", f"must be within (0, 20], got {o.windows_per_second}")
     _require(0 <= o.min_active <= 1, "openworld.min_active", f"must be within 0..1, got {o.min_active}")
     _require(0 < o.filter_threshold <= 1, "openworld.filter_threshold", f"must be within (0, 1], got {o.filter_threshold}")
+    _require(0 <= o.tts_clips <= 200_000, "openworld.tts_clips", f"must be within 0..200000 (0: none), got {o.tts_clips}")
+    _require(0 <= o.tts_percentage <= 500, "openworld.tts_percentage", f"must be within 0..500, got {o.tts_percentage}")
+    known = ("auto", "espeak", "flite", "piper")
+    _require(all(e in known for e in o.tts_engines), "openworld.tts_engines",
+             f"{list(o.tts_engines)}: choose auto or among espeak, flite, piper")
 
 
 def _require_rt60s(values, key: str) -> None:

@@ -141,6 +141,12 @@ class OpenWorldConfig:
     filter_checkpoint: Optional[str] = "pretrained"
     filter_threshold: float = 0.9
     noise: bool = True               # its recorded noise beside the dataset's (silence, and under words)
+    # synthetic speech that is no command (speechseq.data.tts: near-misses, general words, two-word and
+    # partial windows, many voices), generated once and cached: tts_clips for training (0: none) and
+    # a tenth as many, drawn apart, for validation; tts_percentage% of the keyword clips drawn per epoch
+    tts_clips: int = 0
+    tts_percentage: float = 20.0
+    tts_engines: List[str] = field(default_factory=lambda: ["auto"])  # auto (what is installed) | espeak, flite, piper
 
 
 @dataclass

@@ -40,7 +40,8 @@ def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
     """
     if d.custom_root:
         words, index = enrollment_index(d.custom_root, d.root, list(d.words) if d.words else None,
-                                        d.validation_share, d.layout)
+                                        d.validation_share, d.layout, tts_takes=d.get("tts_takes", 0),
+                                        cache_dir=d.cache_dir)
         label_set = make_label_set("custom", words)
     else:
         label_set = make_label_set(d.task, list(d.words) if d.words else None)

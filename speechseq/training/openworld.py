@@ -158,4 +158,38 @@ def add_negatives(data, cfg: DictConfig, rw: RealWorldIndex, label_set: LabelSet
     log.info("openworld: %d / %d speech windows in the train / validation pools, %d / %d drawn as _unknown_",
              report["train"]["windows"], report["validation"]["windows"], data.train.n_negative,
              data.validation.n_negative)
+    if o.tts_clips > 0 and o.tts_percentage > 0:
+        report["tts"] = add_synthetic_negatives(data, cfg, label_set)
+    return report
+
+
+TTS_VALIDATION_SEED = 1_000_003   # the validation corpus is drawn apart from every training seed
+
+
+def add_synthetic_negatives(data, cfg: DictConfig, label_set: LabelSet) -> dict:
+    """Synthetic speech (speechseq.data.tts) as `_unknown_`: tts_clips for training, a tenth for validation.
+
+    With tts_engines=[auto] and no engine installed, training goes on without it (one warning)."""
+    from speechseq.data.tts import synthetic_negatives
+    from speechseq.data.tts.engines import EngineMissingError
+
+    o, d = cfg.openworld, cfg.data
+    engines = "auto" if list(o.tts_engines) == ["auto"] else list(o.tts_engines)
+    unknown = label_set.index(UNKNOWN)
+    report = {}
+    for name, seed, n in (("train", d.seed, o.tts_clips), ("validation", TTS_VALIDATION_SEED, max(1, o.tts_clips // 10))):
+        try:
+            waves, _ = synthetic_negatives(d.cache_dir, seed, n, engines, cfg.trainer.progress,
+                                           exclude=tuple(label_set.words))
+        except EngineMissingError as exc:
+            if engines != "auto":
+                raise
+            log.warning("openworld.tts_clips: %s; training goes on without synthetic negatives", exc)
+            return {"skipped": str(exc)}
+        split = getattr(data, name)
+        before = split.n_negative
+        setattr(data, name, split.with_negatives(waves, unknown, o.tts_percentage))
+        report[name] = {"clips": int(len(waves)), "drawn": getattr(data, name).n_negative - before}
+    log.info("openworld: %d / %d synthetic negatives in the train / validation pools", report["train"]["clips"],
+             report["validation"]["clips"])
     return report
