@@ -24,6 +24,7 @@ class DataConfig:
 
 @dataclass
 class FeaturesConfig:
+    kind: str = "logmel"           # logmel | speech_embedding (features=speech_embedding; the rest is log-mel's)
     sample_rate: int = 16000
     n_fft: int = 512
     win_length: int = 480
@@ -61,6 +62,8 @@ class AugmentConfig:
     num_freq_masks: int = 2
     time_mask_param: int = 10
     num_time_masks: int = 2
+    embedding_freq_mask_param: int = 16  # features=speech_embedding: the masks' widths on its 96 numbers
+    embedding_time_mask_param: int = 0   # ... and on its 80 ms frames (3 per clip; 0: no time masks)
 
 
 @dataclass
