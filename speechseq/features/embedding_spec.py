@@ -135,3 +135,13 @@ def embedding_model_path(spec: EmbeddingSpec = EmbeddingSpec()) -> Path:
                                    f"(SHA-256 {digest[:12]}..., expected {spec.sha256[:12]}... from {spec.model}); "
                                    f"install {OPENWAKEWORD}")
     return path
+
+
+def check_available(spec: EmbeddingSpec = EmbeddingSpec(), training: bool = True) -> Path:
+    """The model file, after checking that everything the front end needs is here (onnxruntime, and
+    onnx to train); raises EmbeddingUnavailable naming what is missing. Cheap: call it before slow work."""
+    path = embedding_model_path(spec)
+    require_module("onnxruntime", "onnxruntime", "to run the embedding model")
+    if training:
+        require_module("onnx", "onnx", "to read the embedding model for training")
+    return path

@@ -22,6 +22,7 @@ from speechseq.deploy.checkpoint import (
 )
 from speechseq.device import configure_threads, resolve_device
 from speechseq.evaluation.inference import evaluation_indices
+from speechseq.features.embedding_spec import check_available
 from speechseq.features.logmel import frontend_module
 from speechseq.fsutil import (
     ensure_writable_dir,
@@ -107,6 +108,8 @@ class Trainer:
 def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
     """Checks, devices, threads, the resume state, and a writable run folder (before any data is read)."""
     validate_train(cfg)
+    if cfg.features.kind == "speech_embedding":  # a missing package: one line now, not after decoding the data
+        check_available()
     t = cfg.trainer
     dist = init_distributed(t.device)
     device = resolve_device(t.device, dist.local_rank)
