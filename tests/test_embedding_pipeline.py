@@ -143,6 +143,9 @@ def test_experiment_mini_composes_with_the_embedding(synthetic_root, tmp_path):
                          tmp_path)
     validate_train(cfg)
     assert frontend_spec(cfg) == EmbeddingSpec()
+    assert cfg.model.frame_stack == 1  # its 3 frames are the RNN's steps; log-mel stacks 2 (3 under 10 min)
+    short = compose_config("train", ["experiment=mini", "trainer.max_minutes=10", f"data.root={synthetic_root}"], tmp_path)
+    assert short.model.frame_stack == 3
     noise = NoiseBank(torch.zeros(0, 16000))
     _, masks = build_augmenters(cfg.augment, noise, ["_silence_", "_unknown_", "yes"], EmbeddingSpec())
     assert (masks.freq_param, masks.num_time) == (cfg.augment.embedding_freq_mask_param, 0)
@@ -151,6 +154,7 @@ def test_experiment_mini_composes_with_the_embedding(synthetic_root, tmp_path):
 @pytest.mark.parametrize("override, key", [("augment.vtlp=[0.9,1.1]", "augment.vtlp"),
                                            ("augment.eq_db=6", "augment.eq_db"),
                                            ("features.sample_rate=8000", "features.sample_rate"),
+                                           ("model.frame_stack=2", "model.frame_stack"),
                                            ("features.kind=wav2vec", "features.kind")])
 def test_settings_the_embedding_cannot_honour_are_refused(synthetic_root, tmp_path, override, key):
     cfg = compose_config("train", [f"data.root={synthetic_root}", "features=speech_embedding", override], tmp_path)

@@ -33,13 +33,14 @@ from speechseq.config.checks import (  # noqa: F401
     validate_train,
 )
 from speechseq.config.training import *  # noqa: F403
-from speechseq.config.training import TrainConfig, if_short_budget
+from speechseq.config.training import TrainConfig, if_embedding, if_short_budget
 
 PACKAGE_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def register_configs() -> None:
     OmegaConf.register_new_resolver("speechseq.if_short_budget", if_short_budget, replace=True)
+    OmegaConf.register_new_resolver("speechseq.if_embedding", if_embedding, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)

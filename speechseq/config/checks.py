@@ -111,6 +111,9 @@ def _validate_embedding(cfg) -> None:
         return
     _require(cfg.features.sample_rate == 16000, "features.sample_rate",
              f"the speech embedding reads 16000 Hz audio, got {cfg.features.sample_rate}")
+    _require(cfg.model.frame_stack == 1, "model.frame_stack",
+             f"features=speech_embedding gives 3 frames of 80 ms per 1 s window, each an RNN step: set "
+             f"model.frame_stack=1 (got {cfg.model.frame_stack}, which would merge or drop frames)")
     a = cfg.augment
     _require(not a.vtlp, "augment.vtlp", "acts on log-mel bands, which features=speech_embedding has none of: set augment.vtlp=[]")
     _require(a.eq_db == 0, "augment.eq_db", "acts on log-mel bands, which features=speech_embedding has none of: set augment.eq_db=0")

@@ -156,3 +156,9 @@ def if_short_budget(max_minutes, short, otherwise):
     SHORT under a time budget of at most SHORT_BUDGET_MINUTES, OTHERWISE without one or above it."""
     is_short = max_minutes is not None and float(max_minutes) <= SHORT_BUDGET_MINUTES
     return short if is_short else otherwise
+
+
+def if_embedding(kind, embedding, otherwise):
+    """`${speechseq.if_embedding:${features.kind},EMBEDDING,OTHERWISE}`: EMBEDDING for features=speech_embedding
+    (whose 80 ms frames want other settings than 10 ms log-mel frames, e.g. no frame stacking)."""
+    return embedding if kind == "speech_embedding" else otherwise
