@@ -132,7 +132,7 @@ def load_network(path: str | Path) -> nn.Sequential:
 
 
 ENGINES = ("auto", "torch", "onnxruntime")
-ORT_CHUNK = 8  # clips per onnxruntime call: per-clip time is flat from 1 to 8 and rises past 16 (BENCHMARKS.md)
+ORT_CHUNK = 8  # clips per onnxruntime call: on a 2-core Xeon 1 to 8 were as fast per clip, 64 about 20 % slower
 
 
 class SpeechEmbedding(nn.Module):
