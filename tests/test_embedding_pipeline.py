@@ -185,3 +185,20 @@ def test_train_without_onnxruntime_fails_in_one_line_naming_it(synthetic_root, t
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs the onnxruntime package" in lines[0] and "pip install" in lines[0]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_the_torch_network_runs_the_embedding_and_training_learns(synthetic_root, tmp_path):
+    from speechseq.features.embedding_onnx import OnnxEmbedder
+    from speechseq.features.speech_embedding import SpeechEmbedding
+    from speechseq.training.train import train
+
+    waves = np.stack([word_tone(i, np.random.default_rng(i)) for i in range(4)])
+    got = SpeechEmbedding()(torch.from_numpy(waves).cuda())  # auto: the converted network, on the GPU
+    assert got.device.type == "cuda"
+    np.testing.assert_allclose(got.cpu().numpy(), np.stack([OnnxEmbedder()(w) for w in waves]), atol=1e-3)
+    overrides = [o for o in tiny_train_overrides(synthetic_root, tmp_path / "cache", 4) if not o.startswith("trainer.device")]
+    summary = train(compose_config("train", overrides + ["trainer.device=cuda", "features=speech_embedding",
+                                                         "trainer.test_after_training=false"], tmp_path / "run"))
+    assert summary["status"] == "completed" and summary["best_val_acc"] > 0.5
