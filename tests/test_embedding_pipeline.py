@@ -197,7 +197,8 @@ def test_on_cuda_the_torch_network_runs_the_embedding_and_training_learns(synthe
     waves = np.stack([word_tone(i, np.random.default_rng(i)) for i in range(4)])
     got = SpeechEmbedding()(torch.from_numpy(waves).cuda())  # auto: the converted network, on the GPU
     assert got.device.type == "cuda"
-    np.testing.assert_allclose(got.cpu().numpy(), np.stack([OnnxEmbedder()(w) for w in waves]), atol=1e-3)
+    ref = np.stack([OnnxEmbedder()(w) for w in waves])
+    assert np.abs(got.cpu().numpy() - ref).max() < 1e-2 * np.abs(ref).max()  # cuDNN may convolve in TF32
     overrides = [o for o in tiny_train_overrides(synthetic_root, tmp_path / "cache", 4) if not o.startswith("trainer.device")]
     summary = train(compose_config("train", overrides + ["trainer.device=cuda", "features=speech_embedding",
                                                          "trainer.test_after_training=false"], tmp_path / "run"))
