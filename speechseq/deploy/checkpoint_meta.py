@@ -81,6 +81,7 @@ def open_checkpoint(path: str | Path, expect_labels: list[str] | None = None,
     if expect_frontend is not None and expect_frontend != frontend:
         raise CheckpointError(f"{path} was trained with frontend {frontend}, not {expect_frontend}")
     if spec.n_classes != len(labels) or spec.n_inputs != frontend.feature_dim:
+        width = "mels" if frontend.kind == "logmel" else "numbers per embedding"
         raise CheckpointError(f"{path}: metadata is inconsistent (model for {spec.n_classes} classes / "
-                              f"{spec.n_inputs} inputs, {len(labels)} labels / {frontend.feature_dim} features per frame)")
+                              f"{spec.n_inputs} inputs, {len(labels)} labels / {frontend.feature_dim} {width})")
     return CheckpointInfo(path, meta, labels, frontend, spec)
