@@ -132,7 +132,8 @@ def test_speechseq_debug_env_shows_the_traceback(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("changes,fragments", [
     ({"format_version": 99}, ["format 99 is newer", "upgrade speechseq"]),
-    ({"frontend": {**FrontendSpec().to_dict(), "kind": "mfcc"}}, ["frontend has settings ['kind']", "upgrade"]),
+    ({"frontend": {**FrontendSpec().to_dict(), "kind": "mfcc"}}, ["its frontend is of kind 'mfcc'", "upgrade"]),
+    ({"frontend": {**FrontendSpec().to_dict(), "center": True}}, ["frontend has settings ['center']", "upgrade"]),
     ({"frontend": {**FrontendSpec().to_dict(), "n_mels": 64}}, ["inconsistent", "64 mels"]),
     ({"labels": "yes,no"}, ["incomplete or damaged metadata"]),
 ])

@@ -253,7 +253,8 @@ class SpecAugment(nn.Module):
 def build_augmenters(a, noise: NoiseBank, labels: list[str], frontend: FrontendSpec
                      ) -> tuple[WaveAugment | None, SpecAugment | None]:
     """The waveform and feature augmenters of `augment.*` for `frontend`'s sample rate and mel bands
-    (None, None when augment.enabled=false)."""
+    (None, None when augment.enabled=false). For the speech embedding the feature masks take the
+    `embedding_*_mask_param` widths."""
     from speechseq.labels import SILENCE, UNKNOWN
 
     if not a.enabled:
@@ -262,6 +263,9 @@ def build_augmenters(a, noise: NoiseBank, labels: list[str], frontend: FrontendS
                        silence_label=labels.index(SILENCE) if SILENCE in labels else None,
                        unknown_label=labels.index(UNKNOWN) if UNKNOWN in labels else None,
                        rooms=load_room_bank(a, frontend.sample_rate))
+    if frontend.kind == "speech_embedding":  # masks sized for 96 numbers and 80 ms frames; no mel bands to warp
+        spec = SpecAugment(a.embedding_freq_mask_param, a.num_freq_masks, a.embedding_time_mask_param, a.num_time_masks)
+        return wave, spec
     warp = MelWarp(a.vtlp, frontend.n_mels, frontend.f_min, frontend.f_max) if a.vtlp else None
     eq = RandomEQ(a.eq_db, frontend.n_mels) if a.eq_db > 0 else None
     spec = SpecAugment(a.freq_mask_param, a.num_freq_masks, a.time_mask_param, a.num_time_masks, warp, eq)

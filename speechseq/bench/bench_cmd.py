@@ -159,6 +159,11 @@ def bench(cfg: DictConfig) -> dict:
     from speechseq.training.train import frontend_spec
 
     validate_bench(cfg)
+    if cfg.features.get("kind", "logmel") != "logmel":
+        from speechseq.config import ConfigError
+
+        raise ConfigError("features: speechseq-bench measures the log-mel pipeline; the speech embedding's "
+                          "costs: python scripts/bench_embedding.py (BENCHMARKS.md)")
     if cfg.interop_threads > 0:  # must come before any inter-op parallel work in this process
         torch.set_num_interop_threads(cfg.interop_threads)
     if cfg.num_threads > 0:

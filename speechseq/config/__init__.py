@@ -33,7 +33,7 @@ from speechseq.config.checks import (  # noqa: F401
     validate_train,
 )
 from speechseq.config.training import *  # noqa: F403
-from speechseq.config.training import TrainConfig, beside, if_short_budget, under
+from speechseq.config.training import TrainConfig, beside, if_embedding, if_short_budget, under
 
 PACKAGE_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -42,6 +42,7 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("speechseq.if_short_budget", if_short_budget, replace=True)
     OmegaConf.register_new_resolver("speechseq.beside", beside, replace=True)
     OmegaConf.register_new_resolver("speechseq.under", under, replace=True)
+    OmegaConf.register_new_resolver("speechseq.if_embedding", if_embedding, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)

@@ -69,6 +69,7 @@ def validate_train(cfg) -> None:
     """Range checks the schema cannot express; raises ConfigError naming the key."""
     validate_data(cfg.data)
     f = cfg.features
+    _validate_embedding(cfg)
     for key in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
         _require(f[key] > 0, f"features.{key}", f"must be positive, got {f[key]}")
     _require(f.win_length <= f.n_fft, "features.win_length", "must not exceed features.n_fft")
@@ -126,6 +127,21 @@ def validate_openworld(o) -> None:
              f"{list(o.tts_engines)}: choose auto or among espeak, flite, piper")
 
 
+def _validate_embedding(cfg) -> None:
+    kind = cfg.features.kind
+    _require(kind in ("logmel", "speech_embedding"), "features.kind", f"{kind!r} is not logmel or speech_embedding")
+    if kind != "speech_embedding":
+        return
+    _require(cfg.features.sample_rate == 16000, "features.sample_rate",
+             f"the speech embedding reads 16000 Hz audio, got {cfg.features.sample_rate}")
+    _require(cfg.model.frame_stack == 1, "model.frame_stack",
+             f"features=speech_embedding gives 3 frames of 80 ms per 1 s window, each an RNN step: set "
+             f"model.frame_stack=1 (got {cfg.model.frame_stack}, which would merge or drop frames)")
+    a = cfg.augment
+    _require(not a.vtlp, "augment.vtlp", "acts on log-mel bands, which features=speech_embedding has none of: set augment.vtlp=[]")
+    _require(a.eq_db == 0, "augment.eq_db", "acts on log-mel bands, which features=speech_embedding has none of: set augment.eq_db=0")
+
+
 def _require_rt60s(values, key: str) -> None:
     for v in values:
         _require(RT60_LIMITS[0] <= v <= RT60_LIMITS[1], key, f"RT60 {v} s is outside {list(RT60_LIMITS)}")
@@ -149,7 +165,8 @@ def _require_range(value, key: str, low: float | None = None, high: float | None
 
 def validate_augment(a) -> None:
     _require(0 <= a.noise_prob <= 1, "augment.noise_prob", "must be within 0..1")
-    for key in ("time_shift_ms", "noise_volume", "freq_mask_param", "num_freq_masks", "time_mask_param", "num_time_masks"):
+    for key in ("time_shift_ms", "noise_volume", "freq_mask_param", "num_freq_masks", "time_mask_param", "num_time_masks",
+                "embedding_freq_mask_param", "embedding_time_mask_param"):
         _require(a[key] >= 0, f"augment.{key}", f"must not be negative, got {a[key]}")
     _require(a.noise_mode in ("snr", "gain"), "augment.noise_mode", f"{a.noise_mode!r} is not snr or gain")
     _require_range(a.snr_db, "augment.snr_db")

@@ -25,6 +25,7 @@ class DataConfig:
 
 @dataclass
 class FeaturesConfig:
+    kind: str = "logmel"           # logmel | speech_embedding (features=speech_embedding; the rest is log-mel's)
     sample_rate: int = 16000
     n_fft: int = 512
     win_length: int = 480
@@ -64,6 +65,8 @@ class AugmentConfig:
     num_freq_masks: int = 2
     time_mask_param: int = 10
     num_time_masks: int = 2
+    embedding_freq_mask_param: int = 16  # features=speech_embedding: the masks' widths on its 96 numbers
+    embedding_time_mask_param: int = 0   # ... and on its 80 ms frames (3 per clip; 0: no time masks)
 
 
 @dataclass
@@ -196,3 +199,9 @@ def under(path, name):
     from pathlib import Path
 
     return None if path is None else str(Path(str(path)) / str(name))
+
+
+def if_embedding(kind, embedding, otherwise):
+    """`${speechseq.if_embedding:${features.kind},EMBEDDING,OTHERWISE}`: EMBEDDING for features=speech_embedding
+    (whose 80 ms frames want other settings than 10 ms log-mel frames, e.g. no frame stacking)."""
+    return embedding if kind == "speech_embedding" else otherwise

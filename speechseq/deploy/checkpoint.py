@@ -97,7 +97,7 @@ RESUME_KEYS = ("epoch", "model", "optimizer", "scaler", "best_val_acc", "best_ep
 # Settings that shape the weights: a resumed run must use the ones it was started with.
 RESUME_FIXED = ("model", "features", "data.task", "data.words")
 # Weight-shaping settings added later: resume state saved before them had these values.
-RESUME_DEFAULTS = {"model.nonlinearity": "tanh"}
+RESUME_DEFAULTS = {"model.nonlinearity": "tanh", "features.kind": "logmel"}
 
 
 def check_resume_state(path: str | Path, state: object, current_config: dict) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from speechseq.deploy.metadata import read_checkpoint_metadata
 from speechseq.errors import CheckpointError  # noqa: F401  (raised here; importable from here)
-from speechseq.features.spec import FrontendSpec
+from speechseq.features.spec import FrontendSpec, frontend_class, frontend_from_dict
 from speechseq.models.spec import ModelSpec
 
 
@@ -20,12 +20,21 @@ class CheckpointInfo:
     path: Path
     metadata: dict
     labels: list[str]
-    frontend: FrontendSpec
+    frontend: FrontendSpec  # or EmbeddingSpec (features=speech_embedding)
     spec: ModelSpec
 
 
 def read_metadata(path: str | Path) -> dict:
     return read_checkpoint_metadata(path, CheckpointError)
+
+
+def _frontend_class(path: str | Path, frontend: dict):
+    kind = frontend.get("kind", "logmel")
+    try:
+        return frontend_class(kind)
+    except ValueError:
+        raise CheckpointError(f"{path}: its frontend is of kind {kind!r}, which this speechseq does not know; "
+                              f"upgrade speechseq or use a checkpoint trained with this version") from None
 
 
 def parse_metadata(path: str | Path, meta: dict) -> tuple[list[str], FrontendSpec, ModelSpec]:
@@ -35,18 +44,20 @@ def parse_metadata(path: str | Path, meta: dict) -> tuple[list[str], FrontendSpe
         labels = meta["labels"]
         if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
             raise TypeError(f"labels must be a list of names, got {labels!r}")
-        for name, cls in (("frontend", FrontendSpec), ("model", ModelSpec)):
+        for name in ("frontend", "model"):
             if not isinstance(meta[name], dict):
                 raise TypeError(f"{name} must be a mapping, got {meta[name]!r}")
-            unknown = sorted(set(meta[name]) - set(cls.__dataclass_fields__))
+            cls = ModelSpec if name == "model" else _frontend_class(path, meta[name])
+            unknown = sorted(set(meta[name]) - set(cls.__dataclass_fields__) - {"kind"})
             if unknown:
                 raise CheckpointError(f"{path}: its {name} has settings {unknown} that this speechseq does not "
                                       f"know (another frontend or model type); upgrade speechseq or use "
                                       f"a checkpoint trained with this version")
-        frontend = FrontendSpec.from_dict(meta["frontend"])
+        frontend = frontend_from_dict(meta["frontend"])
         spec = ModelSpec.from_dict(meta["model"])
         sizes = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "f_max")
-        if not all(isinstance(getattr(frontend, k), (int, float)) and getattr(frontend, k) > 0 for k in sizes):
+        if frontend.kind == "logmel" and not all(
+                isinstance(getattr(frontend, k), (int, float)) and getattr(frontend, k) > 0 for k in sizes):
             raise ValueError(f"frontend settings out of range: {frontend}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: incomplete or damaged metadata ({type(exc).__name__}: {exc})") from None
@@ -69,7 +80,8 @@ def open_checkpoint(path: str | Path, expect_labels: list[str] | None = None,
                               f"expected; use a checkpoint trained for this label set")
     if expect_frontend is not None and expect_frontend != frontend:
         raise CheckpointError(f"{path} was trained with frontend {frontend}, not {expect_frontend}")
-    if spec.n_classes != len(labels) or spec.n_inputs != frontend.n_mels:
+    if spec.n_classes != len(labels) or spec.n_inputs != frontend.feature_dim:
+        width = "mels" if frontend.kind == "logmel" else "numbers per embedding"
         raise CheckpointError(f"{path}: metadata is inconsistent (model for {spec.n_classes} classes / "
-                              f"{spec.n_inputs} inputs, {len(labels)} labels / {frontend.n_mels} mels)")
+                              f"{spec.n_inputs} inputs, {len(labels)} labels / {frontend.feature_dim} {width})")
     return CheckpointInfo(path, meta, labels, frontend, spec)

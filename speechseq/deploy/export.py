@@ -4,7 +4,11 @@ The graph takes raw log-mel windows (batch, frames, n_mels) -- the output of Log
 `speechseq.features.numpy_logmel.log_mel` -- and returns class probabilities (softmax applied).
 The feature normalisation is inside the graph; the STFT/mel frontend is not (STFT export is
 fragile, and numpy computes it in a few lines). `model.json` beside the graph carries the
-labels, frontend and model specs a runtime needs.
+labels, frontend and model specs a runtime needs. A features=speech_embedding model takes
+embedding frames (batch, frames, 96) instead, and the embedding model it was trained on is copied
+beside the graph (`model.speech_embedding.onnx`, checked by its SHA-256): the runtime computes the
+embeddings once per 80 ms and the classifier re-reads them every hop, which one composed graph
+(audio in) could not share (docs/export.md).
 
 Exporter: the TorchScript-based one (`dynamo=False`). The dynamo exporter in torch 2.11 fixes
 the time axis of nn.LSTM/GRU/RNN to the example's length, so windows of another length fail.
@@ -30,6 +34,7 @@ from speechseq.deploy.metadata import ONNX_FORMAT
 from speechseq.deploy.onnx_runtime import (
     metadata_path,  # one definition of where model.json lives
 )
+from speechseq.features.embedding_spec import embedding_model_path, local_copy_name
 from speechseq.fsutil import OutputWriteError, atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -80,8 +85,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
         "source_checkpoint": Path(checkpoint).name,  # the name only: shipped files carry no machine paths
         "source_versions": loaded.metadata.get("versions", {}),
         "input": {"name": INPUT_NAME, "shape": ["batch", "frames", spec.n_inputs], "dtype": "float32",
-                  "min_frames": spec.frame_stack,
-                  "description": "raw (unnormalised) log-mel frames from LogMel / numpy_frontend.log_mel"},
+                  "min_frames": spec.frame_stack, "description": INPUT_DESCRIPTIONS[loaded.frontend.kind]},
         "output": {"name": OUTPUT_NAME, "shape": ["batch", len(loaded.labels)], "dtype": "float32",
                    "description": "class probabilities (softmax), in the order of `labels`"},
         "opset": opset,
@@ -90,8 +94,30 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
     if "streaming" in loaded.metadata:  # calibrated detector settings travel with the model
         meta["streaming"] = loaded.metadata["streaming"]
     with output_hint():
+        meta.update(copy_frontend_files(loaded.frontend, output))
         atomic_write_text(metadata_path(output), json.dumps(meta, indent=2))
     return meta
+
+
+INPUT_DESCRIPTIONS = {
+    "logmel": "raw (unnormalised) log-mel frames from LogMel / numpy_frontend.log_mel",
+    "speech_embedding": "raw (unnormalised) speech embeddings, one per 80 ms, from "
+                        "speechseq.features.embedding_onnx (the model file beside this graph)",
+}
+
+
+def copy_frontend_files(frontend, output: Path) -> dict:
+    """The speech embedding's model, copied beside the graph so the export runs without openWakeWord;
+    returns what model.json says about it (nothing for log-mel)."""
+    if frontend.kind != "speech_embedding":
+        return {}
+    source = embedding_model_path(frontend)  # checks the SHA-256 the classifier was trained with
+    target = local_copy_name(output)
+    with atomic_path(target) as tmp:
+        Path(tmp).write_bytes(source.read_bytes())
+    return {"frontend_files": {"embedding_model": target.name, "sha256": frontend.sha256,
+                               "source": frontend.model,
+                               "licence": "openWakeWord's feature model (Google's speech_embedding); see docs/frontends.md"}}
 
 
 @contextmanager
@@ -128,7 +154,8 @@ def run_export(cfg: DictConfig) -> Path:
         raise ConfigError(f"format={cfg.format!r}: only onnx is supported")
     output = Path(cfg.output) if cfg.output else Path(cfg.paths.output_dir) / "model.onnx"
     meta = export_onnx(cfg.checkpoint, output, cfg.opset)
-    print(f"wrote {output} and {metadata_path(output)} ({len(meta['labels'])} classes; "
+    extra = f" and {meta['frontend_files']['embedding_model']}" if "frontend_files" in meta else ""
+    print(f"wrote {output}, {metadata_path(output)}{extra} ({len(meta['labels'])} classes; "
           f"onnxruntime vs torch max abs diff {meta['export_check_max_abs_diff']:.1e})")
     return output
 

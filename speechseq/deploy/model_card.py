@@ -29,7 +29,7 @@ work without a `checkpoint=`. It hears one second of audio and names the command
 |---|---|
 | Architecture | {architecture} |
 | Parameters | {parameters:,} |
-| Input | 1 s of {rate_khz:g} kHz mono audio -> {n_mels} log-mel bands every {hop_ms:g} ms ({frames} frames) |
+| Input | {input} |
 | Training data | `{data_root}`, a subset of Google Speech Commands (v0.01 and v0.02 recordings): {train_clips} training clips per epoch |
 | Epochs | {epochs} (best validation accuracy at epoch {best_epoch}) |
 | Validation accuracy | {val_acc} |
@@ -238,18 +238,26 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     model, frontend = meta["model"], meta["frontend"]
     per_class = "\n".join(f"| {k} | {100 * v['precision']:.1f} | {100 * v['recall']:.1f} | {100 * v['f1']:.1f} | "
                           f"{v['support']} |" for k, v in report["per_class"].items())
-    rate = frontend["sample_rate"]
     return CARD_TEMPLATE.format(
         name=name, words=", ".join(meta["labels"][2:]), architecture=_architecture(model),
-        parameters=int(summary["parameters"]), rate_khz=rate / 1000, n_mels=frontend["n_mels"],
-        hop_ms=1000 * frontend["hop_length"] / rate, frames=1 + (rate - frontend["n_fft"]) // frontend["hop_length"],
-        data_root=data_root, train_clips=_epoch_clips(data["splits"].get("train", {})),
+        parameters=int(summary["parameters"]), input=input_line(frontend), data_root=data_root, train_clips=_epoch_clips(data["splits"].get("train", {})),
         epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=pct(summary["best_val_acc"]),
         test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
         date=date or datetime.date.today().isoformat(), version=__version__,
         torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class, noise=noise_section(report),
         seeds=seeds_section(aggregate_json), farfield=farfield_section(farfield_json),
         streams=streams_section(streams_md) or trained_calibration_section(meta))
+
+
+def input_line(frontend: dict) -> str:
+    """The card's Input row: the log-mel, or the speech embedding (features=speech_embedding)."""
+    rate = frontend["sample_rate"]
+    if frontend.get("kind") == "speech_embedding":
+        return (f"1 s of {rate / 1000:g} kHz mono audio -> Google's speech_embedding ({frontend['model']}, frozen): "
+                f"a 96-number embedding every 80 ms (3 frames)")
+    frames = 1 + (rate - frontend["n_fft"]) // frontend["hop_length"]
+    return (f"1 s of {rate / 1000:g} kHz mono audio -> {frontend['n_mels']} log-mel bands every "
+            f"{1000 * frontend['hop_length'] / rate:g} ms ({frames} frames)")
 
 
 def _architecture(model: dict) -> str:

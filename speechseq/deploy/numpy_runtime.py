@@ -29,6 +29,9 @@ class NumpyClassifier(CarriedState):
             raise CheckpointError(f"{path}: runtime=numpy reads the .safetensors checkpoint; "
                                   f"an .onnx export needs runtime=onnx")
         info = open_checkpoint(path)
+        if info.frontend.kind == "speech_embedding":
+            raise CheckpointError(f"{path}: runtime=numpy cannot run the speech_embedding front end (a network that "
+                                  f"needs onnxruntime); use runtime=torch, or export it and use runtime=onnx")
         try:
             tensors = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from speechseq.deploy.metadata import ONNX_FORMAT, decode_metadata
-from speechseq.features.spec import FrontendSpec
+from speechseq.features.spec import FrontendSpec, frontend_from_dict
 
 
 class OnnxModelError(ValueError):
@@ -45,7 +45,14 @@ class OnnxClassifier:
         self.path = path
         self.metadata = meta
         self.labels: list[str] = list(meta["labels"])
-        self.frontend = FrontendSpec.from_dict(meta["frontend"])
+        try:  # an EmbeddingSpec for features=speech_embedding, with the model copied beside this graph
+            self.frontend: FrontendSpec = frontend_from_dict(meta["frontend"], model_file=path)
+        except ValueError as exc:
+            raise OnnxModelError(f"{meta_path}: {exc}") from None
+        if self.frontend.kind == "speech_embedding":
+            from speechseq.features.embedding_spec import embedding_model_path
+
+            embedding_model_path(self.frontend)  # missing or another file: one clear error now, not at the first hop
         self.min_frames = int(meta["input"].get("min_frames", 1))
         self._input = meta["input"]["name"]
         self._output = meta["output"]["name"]
@@ -63,10 +70,10 @@ class OnnxClassifier:
             raise OnnxModelError(f"{path}: onnxruntime cannot load it ({exc})") from None
 
     def classify_batch(self, features: np.ndarray) -> np.ndarray:
-        """(batch, frames, n_mels) raw log-mel -> (batch, n_classes) probabilities."""
+        """(batch, frames, feature_dim) raw log-mel (or embeddings) -> (batch, n_classes) probabilities."""
         features = np.ascontiguousarray(features, dtype=np.float32)
-        if features.ndim != 3 or features.shape[2] != self.frontend.n_mels:
-            raise ValueError(f"expected features (batch, frames, {self.frontend.n_mels}), got {features.shape}")
+        if features.ndim != 3 or features.shape[2] != self.frontend.feature_dim:
+            raise ValueError(f"expected features (batch, frames, {self.frontend.feature_dim}), got {features.shape}")
         if features.shape[1] < self.min_frames:
             raise ValueError(f"a window needs at least {self.min_frames} frames, got {features.shape[1]}")
         return self.session.run([self._output], {self._input: features})[0]
@@ -89,14 +96,14 @@ class FilePrediction:
 def classify_file(classifier, path: str | Path, clip_seconds: float = 1.0) -> FilePrediction:
     """Read a WAV (any rate/channels soundfile reads), take a clip_seconds window, classify it.
 
-    `classifier`: any backend taking raw log-mel (frames, n_mels) -> probabilities (onnx, numpy)."""
+    `classifier`: any backend taking raw frames (frames, feature_dim) -> probabilities (onnx, numpy)."""
     from speechseq.audio import fix_length, read_audio
-    from speechseq.features.numpy_logmel import log_mel
+    from speechseq.features.frames import frame_features
 
     spec = classifier.frontend
     wave = read_audio(path, spec.sample_rate)
     wave = fix_length(wave, int(round(clip_seconds * spec.sample_rate)))
-    probs = classifier(log_mel(wave, spec))
+    probs = classifier(frame_features(wave, spec))
     best = int(probs.argmax())
     return FilePrediction(classifier.labels[best], float(probs[best]), probs)
 

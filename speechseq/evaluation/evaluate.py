@@ -32,7 +32,7 @@ from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report, format_report_table
 from speechseq.evaluation.noise import format_noise_table, score_in_noise
 from speechseq.evaluation.reverb import add_reverb_scores, format_reverb_table
-from speechseq.features.logmel import LogMel
+from speechseq.features.logmel import LogMel, frontend_module
 from speechseq.fsutil import atomic_write_text
 from speechseq.labels import LabelSet
 
@@ -59,7 +59,7 @@ class Predictions:
 def predict_and_score(loaded: LoadedModel, split: SplitData, noise: NoiseBank, device: torch.device,
                       batch_size: int = 512, seed: int = 0, progress: bool = True) -> tuple[dict, Predictions]:
     indices = evaluation_indices(split, seed)
-    frontend = LogMel(loaded.frontend).to(device)
+    frontend = frontend_module(loaded.frontend).to(device)
     targets, probs = predict_split(loaded.model.to(device), frontend, split, indices, noise,
                                    batch_size, device, seed=seed, progress=progress)
     report = classification_report(targets, probs.argmax(axis=1), loaded.labels)
@@ -79,7 +79,7 @@ def add_noise_scores(report: dict, loaded: LoadedModel, split: SplitData, noise:
         return
     if len(noise) == 0:
         log.warning("no background noise in the data folder: scoring in noise (noise_snr) skipped")
-    frontend = LogMel(loaded.frontend).to(device)
+    frontend = frontend_module(loaded.frontend).to(device)
     report["noise"] = score_in_noise(loaded.model.to(device), frontend, loaded.labels, split, noise, list(snrs),
                                      device, batch_size, seed, progress)
 
@@ -111,6 +111,17 @@ def pick_examples(preds: Predictions, n_right: int = 3, n_wrong: int = 3, seed: 
     return [int(i) for i in chosen]
 
 
+def picture_features(frontend, waves: torch.Tensor) -> tuple[np.ndarray, int, float, float]:
+    """What examples.png draws (features, hop, f_min, f_max): the log-mel, or for the speech embedding
+    the mel spectrogram it reads (its embeddings are no picture)."""
+    if frontend.kind == "speech_embedding":
+        from speechseq.features.embedding_mel import MEL_F_MAX, MEL_F_MIN, MEL_HOP
+        from speechseq.features.speech_embedding import TorchMel
+
+        return TorchMel()(waves).numpy(), MEL_HOP, MEL_F_MIN, MEL_F_MAX
+    return LogMel(frontend)(waves).numpy(), frontend.hop_length, frontend.f_min, frontend.f_max
+
+
 @torch.no_grad()
 def write_examples(loaded: LoadedModel, split: SplitData, preds: Predictions, path: str | Path,
                    seed: int = 0) -> int:
@@ -122,7 +133,7 @@ def write_examples(loaded: LoadedModel, split: SplitData, preds: Predictions, pa
         return 0
     clip_idx = torch.as_tensor(preds.indices[positions])
     waves = split.waves[clip_idx].cpu().float() / 32767.0
-    feats = LogMel(loaded.frontend)(waves).numpy()
+    feats, hop, f_min, f_max = picture_features(loaded.frontend, waves)
     examples = []
     for feat, wave, pos in zip(feats, waves.numpy(), positions):
         order = np.argsort(preds.probs[pos])[::-1]
@@ -130,8 +141,7 @@ def write_examples(loaded: LoadedModel, split: SplitData, preds: Predictions, pa
                          "pred": loaded.labels[order[0]],
                          "top": [(loaded.labels[k], float(preds.probs[pos, k])) for k in order[:3]],
                          "name": str(split.paths[preds.indices[pos]])})
-    f = loaded.frontend
-    plot_examples(examples, path, f.sample_rate, f.hop_length, f.f_min, f.f_max,
+    plot_examples(examples, path, loaded.frontend.sample_rate, hop, f_min, f_max,
                   title=f"{split.name}: examples predicted right (green) and wrong (red)")
     return len(examples)
 

@@ -1,4 +1,4 @@
-"""Batched prediction over a split: waveforms -> LogMel -> model -> class probabilities."""
+"""Batched prediction over a split: waveforms -> frontend (LogMel or SpeechEmbedding) -> model -> probabilities."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 from speechseq.data.batches import batch_indices, gather_batch
 from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.errors import DatasetError
-from speechseq.features.logmel import LogMel
 from speechseq.progress import Progress
 
 
@@ -18,7 +17,7 @@ def evaluation_indices(split: SplitData, seed: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_split(model: torch.nn.Module, frontend: LogMel, split: SplitData, indices: np.ndarray,
+def predict_split(model: torch.nn.Module, frontend: torch.nn.Module, split: SplitData, indices: np.ndarray,
                   noise: NoiseBank, batch_size: int, device: torch.device, seed: int = 0,
                   progress: bool = False, transform=None) -> tuple[np.ndarray, np.ndarray]:
     """(targets, probabilities) for `indices`; silence slots are generated with `seed`.

@@ -13,7 +13,6 @@ from speechseq.augment.transforms import mix_at_snr
 from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report
-from speechseq.features.logmel import LogMel
 
 
 class NoiseAtSnr:
@@ -33,7 +32,7 @@ class NoiseAtSnr:
         return torch.where((~keep & has_speech)[:, None], mixed, waves)
 
 
-def score_in_noise(model: torch.nn.Module, frontend: LogMel, labels: list[str], split: SplitData,
+def score_in_noise(model: torch.nn.Module, frontend: torch.nn.Module, labels: list[str], split: SplitData,
                    noise: NoiseBank, snrs, device: torch.device, batch_size: int = 512, seed: int = 0,
                    progress: bool = False) -> list[dict]:
     """One row per SNR: {snr_db, accuracy, macro_f1, n}; [] without background noise."""

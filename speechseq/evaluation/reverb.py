@@ -22,7 +22,7 @@ from speechseq.deploy.checkpoint import LoadedModel
 from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report
 from speechseq.evaluation.noise import NoiseAtSnr
-from speechseq.features.logmel import LogMel
+from speechseq.features.logmel import frontend_module
 
 CPU = torch.device("cpu")
 
@@ -73,7 +73,7 @@ def in_sequence(*transforms):
     return apply
 
 
-def score_in_rooms(model: torch.nn.Module, frontend: LogMel, labels: list[str], split: SplitData, noise: NoiseBank,
+def score_in_rooms(model: torch.nn.Module, frontend: torch.nn.Module, labels: list[str], split: SplitData, noise: NoiseBank,
                    rt60s, distance=(1.0, 4.0), rooms: int = 200, snrs=(), device: torch.device = CPU,
                    batch_size: int = 512, seed: int = 0, progress: bool = False, sample_rate: int = 16000,
                    cache_dir: str | Path | None = None) -> list[dict]:
@@ -105,7 +105,7 @@ def add_reverb_scores(report: dict, loaded: LoadedModel, split: SplitData, noise
     background noise at each SNR in `snrs` (dB); nothing when `rt60s` is empty."""
     if not len(rt60s):
         return
-    frontend = LogMel(loaded.frontend).to(device)
+    frontend = frontend_module(loaded.frontend).to(device)
     report["reverb"] = score_in_rooms(loaded.model.to(device), frontend, loaded.labels, split, noise,
                                       [float(r) for r in rt60s], [float(d) for d in distance], int(rooms),
                                       [float(s) for s in snrs], device, batch_size, seed, progress,

@@ -12,7 +12,7 @@ from torch import nn
 
 from speechseq.features.spec import LOG_FLOOR, FrontendSpec
 
-__all__ = ["LOG_FLOOR", "FrontendSpec", "LogMel"]
+__all__ = ["LOG_FLOOR", "FrontendSpec", "LogMel", "frontend_module"]
 
 
 class LogMel(nn.Module):
@@ -36,3 +36,13 @@ class LogMel(nn.Module):
     def filterbank(self) -> torch.Tensor:
         """(n_freqs, n_mels) matrix, for frontends re-implemented outside torch."""
         return self.mel.mel_scale.fb.detach().clone()
+
+
+def frontend_module(spec) -> nn.Module:
+    """The torch frontend `spec` describes: LogMel, or SpeechEmbedding for an EmbeddingSpec
+    (features=speech_embedding; raises EmbeddingUnavailable naming what to install)."""
+    if spec.kind == "speech_embedding":
+        from speechseq.features.speech_embedding import SpeechEmbedding
+
+        return SpeechEmbedding(spec)
+    return LogMel(spec)

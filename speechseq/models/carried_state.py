@@ -12,7 +12,7 @@ from speechseq.models.ring import FrameRing
 class CarriedState:
     """`reset()` / `step(frames)` over two hooks a backend defines:
 
-    - `_advance(frames)`: raw log-mel (n, n_mels), n a multiple of frame_stack -> RNN outputs
+    - `_advance(frames)`: raw frames (n, feature_dim), n a multiple of frame_stack -> RNN outputs
       (n // frame_stack, output_size), carrying `self._state` on (None: a fresh stream);
     - `_pool(outputs)`: (steps, output_size) -> (n_classes,) probabilities.
     It needs `self.spec` (ModelSpec) and `self.frontend` (FrontendSpec).
@@ -25,7 +25,7 @@ class CarriedState:
     def reset(self, window_frames: int | None = None) -> None:
         """Forget the RNN state; `window_frames` sets how many frames the pooling looks back."""
         self._state = None
-        self._leftover = np.zeros((0, self.frontend.n_mels), np.float32)
+        self._leftover = np.zeros((0, self.frontend.feature_dim), np.float32)
         steps = max(1, (window_frames or self.frontend.num_frames(self.frontend.sample_rate)) // self.spec.frame_stack)
         self._outputs = FrameRing(steps, self.spec.output_size)
 

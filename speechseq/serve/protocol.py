@@ -143,7 +143,7 @@ def ready_message(recognizer, limits: Limits) -> str:
     return json.dumps({"type": "ready", "labels": recognizer.labels,
                        "sample_rate": WIRE_SAMPLE_RATE, "format": WIRE_FORMAT,
                        "hop_ms": recognizer.settings.hop_ms, "frame_ms": spec.hop_length * 1000 / spec.sample_rate,
-                       "n_mels": spec.n_mels, "limits": asdict(limits)})
+                       "n_mels": spec.feature_dim, "limits": asdict(limits)})
 
 
 def update_message(recognizer, dropped_s: float, probs_fresh: bool) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from speechseq.streaming.frontend import logmel
+from speechseq.streaming.frontend import frame_features
 from speechseq.streaming.smoothing import NON_KEYWORDS
 
 WINDOWS_PER_CALL = 64  # bounds memory on long clips; one call per 6 s of audio at a 100 ms hop
@@ -64,7 +64,7 @@ def classify_wave(classifier, wave: np.ndarray, window_samples: int, hop_frames:
     spec = classifier.frontend
     if len(wave) < window_samples:
         wave = np.pad(wave, (0, window_samples - len(wave)))
-    features = logmel(wave, spec)
+    features = frame_features(wave, spec)
     window_frames = spec.num_frames(window_samples)
     starts = window_starts(len(features), window_frames, hop_frames)
     probs = window_probabilities(classifier, features, starts, window_frames)

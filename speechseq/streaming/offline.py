@@ -11,7 +11,7 @@ import numpy as np
 
 from speechseq.progress import Progress
 from speechseq.streaming.enhance import FrontEnd, FrontEndSettings
-from speechseq.streaming.frontend import logmel
+from speechseq.streaming.frontend import frame_features
 from speechseq.streaming.recognizer import hop_and_window_frames
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
 
@@ -31,7 +31,7 @@ def window_posteriors(classifier, wave: np.ndarray, hop_ms: float, window_ms: fl
     stage = FrontEnd(front_end)
     if stage.active:
         wave = stage.push(wave)  # the live loop's stage, fed the whole wave as one block
-    feats = logmel(wave, spec)
+    feats = frame_features(wave, spec)
     hop_frames, window_frames = hop_and_window_frames(spec, hop_ms, window_ms)
     ends = hop_frame_indices(len(feats), hop_frames, window_frames)
     times = spec.frame_end_sample(ends) * 1000.0 / spec.sample_rate

@@ -1,6 +1,7 @@
 """The streaming loop: audio blocks in, detections out.
 
-Every `hop_ms` of audio the classifier sees the last `window_ms` of log-mel frames (the ring)
+Every `hop_ms` of audio the classifier sees the last `window_ms` of frames (the ring: log-mel,
+or speech embeddings every 80 ms for features=speech_embedding, whose hops then fall every 80 ms)
 and its posteriors go to the smoother. An optional front-end stage (`settings.front_end`,
 speechseq.streaming.enhance: dereverberation) changes the samples before the log-mel. Hops fall
 on fixed frame indices, so the detections do not depend on how the audio was cut into blocks.
@@ -21,7 +22,7 @@ import numpy as np
 from speechseq.models.ring import FrameRing
 from speechseq.streaming.calibration_store import calibration_of
 from speechseq.streaming.enhance import FrontEnd, FrontEndSettings
-from speechseq.streaming.frontend import IncrementalLogMel
+from speechseq.streaming.frontend import incremental_frontend
 from speechseq.streaming.samples import mono_block
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
 
@@ -65,13 +66,13 @@ class StreamingRecognizer:
         spec = classifier.frontend
         self.spec = spec
         self.front_end = FrontEnd(settings.front_end)  # before the log-mel
-        self.frontend = IncrementalLogMel(spec)
+        self.frontend = incremental_frontend(spec)
         self.hop_frames, self.window_frames = hop_and_window_frames(spec, settings.hop_ms, settings.window_ms)
         if settings.mode == "stateful" and not supports_stateful(classifier):
             raise ValueError("stream.mode=stateful needs a unidirectional model (model.bidirectional=false) "
                              "and a runtime that carries its state; use stream.mode=window")
         self.stateful = settings.mode == "stateful" or (settings.mode == "auto" and supports_stateful(classifier))
-        self.ring = FrameRing(self.window_frames, spec.n_mels)
+        self.ring = FrameRing(self.window_frames, spec.feature_dim)
         self.smoother = PosteriorSmoother(classifier.labels, settings.smoothing)
         self.hop_seconds: list[float] = []  # compute time per hop (classifier + smoother)
         self.probs: np.ndarray | None = None  # the latest raw posteriors
@@ -90,7 +91,7 @@ class StreamingRecognizer:
             self.classifier.reset(window_frames=self.window_frames)
         self.hop_seconds = []
         self.probs = None
-        self.latest_frames = np.zeros((0, self.spec.n_mels), np.float32)
+        self.latest_frames = np.zeros((0, self.spec.feature_dim), np.float32)
 
     @property
     def samples_seen(self) -> int:

@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from speechseq.data.enroll import enrollment_index
 from speechseq.data.layout import DatasetIndex, scan_dataset
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
-from speechseq.features.logmel import FrontendSpec, LogMel
+from speechseq.features.embedding_spec import EmbeddingSpec
+from speechseq.features.logmel import FrontendSpec
 from speechseq.labels import LabelSet, make_label_set
 from speechseq.models.recurrent import ModelSpec, RecurrentClassifier
 from speechseq.training.openworld import add_negatives, noise_files, open_world_index
@@ -90,8 +91,12 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
     return data
 
 
-def frontend_spec(cfg: DictConfig) -> FrontendSpec:
-    return FrontendSpec(**OmegaConf.to_container(cfg.features, resolve=True))
+def frontend_spec(cfg: DictConfig) -> FrontendSpec | EmbeddingSpec:
+    """The frontend of `features`: log-mel, or the speech embedding (features.kind=speech_embedding)."""
+    settings = OmegaConf.to_container(cfg.features, resolve=True)
+    if settings.pop("kind", "logmel") == "speech_embedding":
+        return EmbeddingSpec(sample_rate=settings["sample_rate"])
+    return FrontendSpec(**settings)
 
 
 def model_spec(cfg: DictConfig, n_inputs: int, n_classes: int) -> ModelSpec:
@@ -99,14 +104,14 @@ def model_spec(cfg: DictConfig, n_inputs: int, n_classes: int) -> ModelSpec:
 
 
 @torch.no_grad()
-def fit_normalization(model: RecurrentClassifier, frontend: LogMel, split: SplitData, device,
+def fit_normalization(model: RecurrentClassifier, frontend: torch.nn.Module, split: SplitData, device,
                       max_clips: int = 2000, seed: int = 0) -> None:
-    """Per-mel mean/std over (a fixed sample of) the training clips."""
+    """Per-feature (mel band or embedding number) mean/std over (a fixed sample of) the training clips."""
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(split.labels))[:max_clips]
     feats = []
     for start in range(0, len(idx), 256):
         waves = split.waves[torch.as_tensor(idx[start:start + 256])].float().to(device) / 32767.0
-        feats.append(frontend(waves).reshape(-1, frontend.spec.n_mels).double())
+        feats.append(frontend(waves).reshape(-1, frontend.spec.feature_dim).double())
     allf = torch.cat(feats)
     model.set_normalization(allf.mean(0).float(), allf.std(0).float())

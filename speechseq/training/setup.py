@@ -22,7 +22,8 @@ from speechseq.deploy.checkpoint import (
 )
 from speechseq.device import configure_threads, resolve_device
 from speechseq.evaluation.inference import evaluation_indices
-from speechseq.features.logmel import LogMel
+from speechseq.features.embedding_spec import check_available
+from speechseq.features.logmel import frontend_module
 from speechseq.fsutil import (
     ensure_writable_dir,
     remove_stale_temporaries,
@@ -78,7 +79,7 @@ class Trainer:
     device: torch.device
     data: TrainingData
     model: RecurrentClassifier
-    frontend: LogMel
+    frontend: nn.Module           # LogMel, or SpeechEmbedding (features=speech_embedding)
     step: TrainStep
     source: BatchSource
     val_split: object
@@ -107,6 +108,8 @@ class Trainer:
 def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
     """Checks, devices, threads, the resume state, and a writable run folder (before any data is read)."""
     validate_train(cfg)
+    if cfg.features.kind == "speech_embedding":  # a missing package: one line now, not after decoding the data
+        check_available()
     t = cfg.trainer
     dist = init_distributed(t.device)
     device = resolve_device(t.device, dist.local_rank)
@@ -130,9 +133,9 @@ def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
 
 
 def build_model(cfg: DictConfig, data: TrainingData, device: torch.device, state: dict | None,
-                frontend: LogMel) -> RecurrentClassifier:
+                frontend: nn.Module) -> RecurrentClassifier:
     torch.manual_seed(cfg.trainer.seed)  # weight initialisation depends on the seed only
-    model = RecurrentClassifier(model_spec(cfg, frontend.spec.n_mels, len(data.label_set)))
+    model = RecurrentClassifier(model_spec(cfg, frontend.spec.feature_dim, len(data.label_set)))
     if state is not None:
         model.load_state_dict(state["model"])
         log.info("resumed from %s after epoch %d", cfg.trainer.resume, int(state["epoch"]))
@@ -146,7 +149,7 @@ def build_model(cfg: DictConfig, data: TrainingData, device: torch.device, state
 def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: TrainingData, run: Run,
                   t_begin: float) -> Trainer:
     t = cfg.trainer
-    frontend = LogMel(data.spec).to(device)
+    frontend = frontend_module(data.spec).to(device)
     model = build_model(cfg, data, device, run.state, frontend)
     # Fused AdamW on CUDA takes GradScaler's inf check on the device: no host sync per step.
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
