@@ -31,7 +31,7 @@ from speechseq.deploy.checkpoint import LoadedModel
 from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report
 from speechseq.evaluation.noise import NoiseAtSnr
-from speechseq.features.logmel import LogMel
+from speechseq.features.logmel import frontend_module
 from speechseq.labels import SILENCE, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def balanced_accuracy(report: dict) -> float:
 @torch.no_grad()
 def classify_waves(loaded: LoadedModel, waves: np.ndarray, batch: int = 256) -> np.ndarray:
     """Class probabilities of float clips (N, samples)."""
-    model, frontend = loaded.model.eval(), LogMel(loaded.frontend)
+    model, frontend = loaded.model.eval(), frontend_module(loaded.frontend)
     out = [torch.softmax(model(frontend(torch.from_numpy(np.ascontiguousarray(waves[i:i + batch])))).float(), -1)
            for i in range(0, len(waves), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, len(loaded.labels)), np.float32)
@@ -114,7 +114,7 @@ def sound_clips(rw: RealWorldIndex, split: str, seed: int = 0) -> tuple[np.ndarr
 def score_clips(loaded: LoadedModel, split: SplitData, noise: NoiseBank, seed: int = 0, transform=None,
                 progress: bool = False) -> dict:
     """Plain and class-balanced accuracy of the split's evaluation clips (after `transform`)."""
-    frontend = LogMel(loaded.frontend)
+    frontend = frontend_module(loaded.frontend)
     targets, probs = predict_split(loaded.model, frontend, split, evaluation_indices(split, seed), noise, 512,
                                    torch.device("cpu"), seed=seed, progress=progress, transform=transform)
     report = classification_report(targets, probs.argmax(1), loaded.labels)

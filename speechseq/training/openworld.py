@@ -64,10 +64,10 @@ def _filter_path(checkpoint: str | None) -> Path | None:
 def keyword_scores(windows: np.ndarray, checkpoint: str, batch: int = 256) -> np.ndarray:
     """The highest keyword probability the model at `checkpoint` gives each int16 window."""
     from speechseq.deploy.checkpoint import load_inference
-    from speechseq.features.logmel import LogMel
+    from speechseq.features.logmel import frontend_module
 
     loaded = load_inference(_filter_path(checkpoint), map_location="cpu")
-    model, frontend = loaded.model.eval(), LogMel(loaded.frontend)
+    model, frontend = loaded.model.eval(), frontend_module(loaded.frontend)
     keyword_cols = [i for i, name in enumerate(loaded.labels) if name not in (SILENCE, UNKNOWN)]
     out = []
     for start in range(0, len(windows), batch):
