@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1200.0, help="length of the stream (s)")
     parser.add_argument("--snr", type=float, default=10.0, help="speech over the recorded noise (dB)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--takes", help="a model of own words: a folder <word>/* of other people's takes of them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from speechseq.evaluation.openworld_report import format_openworld, openworld_report
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         checkpoint = resolve_checkpoint(None if args.checkpoint == "pretrained" else args.checkpoint)
         report = openworld_report(checkpoint, args.real_world, args.speech_commands, args.split, args.out,
-                                  args.seconds, args.snr, args.seed)
+                                  args.seconds, args.snr, args.seed, takes=args.takes)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"openworld_report: error: {exc}", file=sys.stderr)
         return 2

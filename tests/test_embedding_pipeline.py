@@ -139,7 +139,8 @@ def test_experiment_mini_composes_with_the_embedding(synthetic_root, tmp_path):
     from speechseq.data.splits import NoiseBank
     from speechseq.training.data import frontend_spec
 
-    cfg = compose_config("train", ["experiment=mini", "features=speech_embedding", f"data.root={synthetic_root}"],
+    cfg = compose_config("train", ["experiment=mini", "features=speech_embedding", f"data.root={synthetic_root}",
+                                   "openworld.root=null"],
                          tmp_path)
     validate_train(cfg)
     assert frontend_spec(cfg) == EmbeddingSpec()

@@ -32,12 +32,13 @@ log = logging.getLogger(__name__)
 
 def openworld_report(checkpoint: str | Path, real_world: str | Path, speech_commands: str | Path, split: str,
                      out_dir: str | Path, stream_seconds: float = 1200.0, snr_db: float = 10.0, seed: int = 0,
-                     cache_dir: str | None = "~/.cache/speechseq") -> dict:
-    """Every open-world figure of `checkpoint` on `split`; written to `out_dir`/openworld.json."""
-    import torch
+                     cache_dir: str | None = "~/.cache/speechseq", takes: str | Path | None = None) -> dict:
+    """Every open-world figure of `checkpoint` on `split`; written to `out_dir`/openworld.json.
 
-    from speechseq.streaming.backends import TorchClassifier
-    from speechseq.streaming.recognizer import settings_for
+    `takes`: a folder of word folders holding other people's takes of the model's own words (a model
+    of experiment=enroll); they are the commands of the stream and are scored as clips, and every
+    Speech Commands word of `split` counts as another word."""
+    import torch
 
     torch.set_num_threads(1)
     out = Path(out_dir)
@@ -45,26 +46,69 @@ def openworld_report(checkpoint: str | Path, real_world: str | Path, speech_comm
     loaded = load_inference(checkpoint, map_location="cpu")
     label_set = label_set_from_names(loaded.labels)
     rw, index = scan_real_world(real_world), scan_dataset(speech_commands)
-    keywords = tuple(label_set.words)
     report: dict = {"checkpoint": str(checkpoint), "split": split, "files": rw.summary()}
-    words, word_sources = other_word_clips(rw, split, keywords)
-    report["other_words"] = taken_for_commands(loaded, words, word_sources)
-    sounds, sound_sources = sound_clips(rw, split, seed)
-    report["sounds"] = taken_for_commands(loaded, sounds, sound_sources)
-    clips = load_split(index, split, label_set, cache_dir=cache_dir)
-    noise = NoiseBank.from_files(index.noise_files, 16000, 16000)
-    report["clips"] = clip_conditions(loaded, clips, rw, split, noise, snr_db, seed)
-    classifier = TorchClassifier(loaded.model, loaded.labels, loaded.frontend, loaded.metadata)
-    settings = settings_for(classifier, {})
-    recipe = OpenStreamRecipe(seconds=stream_seconds, snr_db=(snr_db, snr_db))
-    pools = stream_pools(index, split, label_set, rw, split)
-    report["stream"] = evaluate_open_stream(classifier, settings, pools, out / f"stream_{split}_{seed}", recipe, seed)
+    commands = takes_of(Path(takes), label_set.words) if takes else None
+    _clip_figures(report, loaded, label_set, rw, index, split, snr_db, seed, cache_dir, commands)
+    report["stream"] = _stream_figures(loaded, label_set, rw, index, split, out, stream_seconds, snr_db, seed, commands)
     atomic_write_text(out / "openworld.json", json.dumps(report, indent=2))
     return report
 
 
+def takes_of(folder: Path, words) -> dict[str, list[Path]]:
+    """folder/<word>/* audio files for each of `words`; a word without takes is an error."""
+    from speechseq.data.real_world import AUDIO_SUFFIXES
+
+    found = {w: sorted(p for p in (folder / w).glob("*") if p.suffix.lower() in AUDIO_SUFFIXES) for w in words}
+    missing = [w for w, files in found.items() if not files]
+    if missing:
+        raise FileNotFoundError(f"--takes {folder}: no takes of {missing} (expected {folder}/<word>/*.wav)")
+    return found
+
+
+def _clip_figures(report, loaded, label_set, rw, index, split, snr_db, seed, cache_dir, commands) -> None:
+    import numpy as np
+
+    from speechseq.audio import read_audio
+    from speechseq.data.windows import loudest_window
+    from speechseq.evaluation.openworld import classify_waves
+
+    keywords = tuple(label_set.words)
+    words, word_sources = other_word_clips(rw, split, keywords)
+    if commands is not None:  # an own-words model: Speech Commands' words are other words too
+        others = [c for c in index.splits.get(split, []) if c.word not in keywords and not c.word.startswith("_")]
+        dataset_words = np.stack([loudest_window(read_audio(index.root / c.relpath), 16000) for c in others])
+        words = np.concatenate([words, dataset_words])
+        word_sources += ["speech_commands"] * len(others)
+    report["other_words"] = taken_for_commands(loaded, words, word_sources)
+    sounds, sound_sources = sound_clips(rw, split, seed)
+    report["sounds"] = taken_for_commands(loaded, sounds, sound_sources)
+    if commands is None:
+        clips = load_split(index, split, label_set, cache_dir=cache_dir)
+        noise = NoiseBank.from_files(index.noise_files, 16000, 16000)
+        report["clips"] = clip_conditions(loaded, clips, rw, split, noise, snr_db, seed)
+        return
+    report["takes"] = {}
+    for k, word in enumerate(keywords):
+        waves = np.stack([loudest_window(read_audio(p), 16000) for p in commands[word]])
+        top = classify_waves(loaded, waves).argmax(1)
+        hit = int((np.asarray(loaded.labels)[top] == word).sum())
+        report["takes"][word] = {"n": len(waves), "recognised": hit, "recognised_pct": 100.0 * hit / len(waves)}
+
+
+def _stream_figures(loaded, label_set, rw, index, split, out, seconds, snr_db, seed, commands) -> dict:
+    from speechseq.streaming.backends import TorchClassifier
+    from speechseq.streaming.recognizer import settings_for
+
+    classifier = TorchClassifier(loaded.model, loaded.labels, loaded.frontend, loaded.metadata)
+    settings = settings_for(classifier, {})
+    recipe = OpenStreamRecipe(seconds=seconds, snr_db=(snr_db, snr_db))
+    pools = stream_pools(index, split, label_set, rw, split, commands=commands)
+    name = f"stream_{split}_{seed}" + ("_takes" if commands is not None else "")
+    return evaluate_open_stream(classifier, settings, pools, out / name, recipe, seed)
+
+
 def format_openworld(r: dict) -> str:
-    c, s = r["clips"], r["stream"]
+    c, s = r.get("clips", {}), r["stream"]
     lines = [f"open world, {r['split']} split",
              f"other words taken for a command   {r['other_words']['as_command_pct']:5.1f} %  "
              f"(n={r['other_words']['n']}; {r['other_words']['by_command']})",
@@ -72,6 +116,8 @@ def format_openworld(r: dict) -> str:
              f"(n={r['sounds']['n']}; {r['sounds']['by_command']})"]
     for name, row in c.items():
         lines.append(f"{name:<33} {row['accuracy']:.4f}  balanced {row['balanced_accuracy']:.4f}  (n={row['n']})")
+    for word, row in r.get("takes", {}).items():
+        lines.append(f"takes of {word!r} recognised as clips  {row['recognised_pct']:5.1f} %  (n={row['n']})")
     lines.append(f"stream: {s['correct_pct']:.1f} % of {s['command_words']} commands correct, "
                  f"{s['other_words_firing_pct']:.1f} % of {s['other_words']} other words fire, "
                  f"{s['detections_per_hour_of_talk']:.0f} detections per hour of talk ({s['talk_minutes']:.1f} min), "

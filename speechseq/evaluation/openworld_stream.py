@@ -18,12 +18,15 @@ WORD_FOLDERS = ("mycroft_precise",)
 
 
 def stream_pools(index: DatasetIndex, split: str, label_set: LabelSet, rw: RealWorldIndex, rw_split: str,
-                 sources: list[str] | None = None, dataset_noise: bool = False) -> StreamPools:
-    """Commands and filler words of the dataset's `split`; other words, talk and noise of `rw_split`."""
+                 sources: list[str] | None = None, dataset_noise: bool = False,
+                 commands: dict[str, list[Path]] | None = None) -> StreamPools:
+    """Commands and filler words of the dataset's `split` (`commands` given: those files, e.g. other
+    people's takes of an own word); other words, talk and noise of `rw_split`."""
     import soundfile as sf
 
     clips = index.splits.get(split, [])
-    commands = {w: [index.root / c.relpath for c in clips if c.word == w] for w in label_set.words}
+    if commands is None:
+        commands = {w: [index.root / c.relpath for c in clips if c.word == w] for w in label_set.words}
     unknown = [index.root / c.relpath for c in clips if c.word not in label_set.words and not c.word.startswith("_")]
     others, talk = [], []
     for f in rw.select("speech", rw_split, sources):
