@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+from speechseq.deploy.card_data import describe_training_data
 from speechseq.deploy.metadata import read_checkpoint_metadata
 from speechseq.deploy.pretrained import MODEL_NAME
 
@@ -30,7 +31,7 @@ work without a `checkpoint=`. It hears one second of audio and names the command
 | Architecture | {architecture} |
 | Parameters | {parameters:,} |
 | Input | 1 s of {rate_khz:g} kHz mono audio -> {n_mels} log-mel bands every {hop_ms:g} ms ({frames} frames) |
-| Training data | `{data_root}`, a subset of Google Speech Commands (v0.01 and v0.02 recordings): {train_clips} training clips per epoch |
+| Training data | {training_data} |
 | Epochs | {epochs} (best validation accuracy at epoch {best_epoch}) |
 | Validation accuracy | {val_acc} |
 | **Test accuracy (mini test split)** | **{test_acc}** ({test_n:,} clips; macro F1 {macro_f1}) |
@@ -243,7 +244,7 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
         name=name, words=", ".join(meta["labels"][2:]), architecture=_architecture(model),
         parameters=int(summary["parameters"]), rate_khz=rate / 1000, n_mels=frontend["n_mels"],
         hop_ms=1000 * frontend["hop_length"] / rate, frames=1 + (rate - frontend["n_fft"]) // frontend["hop_length"],
-        data_root=data_root, train_clips=_epoch_clips(data["splits"].get("train", {})),
+        training_data=describe_training_data(data_root, _epoch_clips(data["splits"].get("train", {}))),
         epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=pct(summary["best_val_acc"]),
         test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
         date=date or datetime.date.today().isoformat(), version=__version__,
