@@ -39,7 +39,7 @@ def count_folder(root: str | Path) -> dict:
 def describe_training_data(data_root: str | Path, epoch_clips: str) -> str:
     """One table cell: the data's name (the folder's), what it is, and its counts (when the folder is here)."""
     name = Path(data_root).expanduser().resolve().name
-    per_epoch = f"{epoch_clips} clips per training epoch (the words' clips, `_unknown_` and `_silence_` drawn)"
+    per_epoch = f"{epoch_clips} training clips per epoch (the words' clips, `_unknown_` and `_silence_` drawn)"
     if not Path(data_root).expanduser().is_dir():
         return f"`{name}`, clips of Google Speech Commands (v0.01 and v0.02 recordings); {per_epoch}"
     counts = count_folder(data_root)
