@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     for name, recognizer in recognizers.items():
         print(f"{name}: {recognizer}")
 
-    heard = {name: [] for name in recognizers}
+    heard: dict[str, list[str]] = {name: [] for name in recognizers}
     with sf.SoundFile(args.wav) as fh:
         for frame in fh.blocks(round(fh.samplerate * 0.08), dtype="int16"):  # 80 ms frames
             for name, recognizer in recognizers.items():  # the same frame to each
