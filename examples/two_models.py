@@ -29,6 +29,8 @@ def main(argv=None) -> int:
         recognizers["strict"] = Recognizer.load(threshold=0.9)
     for name, recognizer in recognizers.items():
         print(f"{name}: {recognizer}")
+        print(f"{'':>{len(name)}}  {recognizer.info.name}, speechseq {recognizer.info.version}, "
+              f"trained on {recognizer.info.data.get('name', '?')}")
 
     heard: dict[str, list[str]] = {name: [] for name in recognizers}
     with sf.SoundFile(args.wav) as fh:
@@ -37,6 +39,10 @@ def main(argv=None) -> int:
                 for detection in recognizer.process(frame, sample_rate=fh.samplerate):
                     heard[name].append(detection.label)
                     print(f"{detection.time_s:6.2f} s  {name:>10}: {detection.label} ({detection.score:.2f})")
+    for name, recognizer in recognizers.items():  # the file has ended: a word at its very end
+        for detection in recognizer.flush():
+            heard[name].append(detection.label)
+            print(f"{detection.time_s:6.2f} s  {name:>10}: {detection.label} ({detection.score:.2f})")
     for name, words in heard.items():
         print(f"{name}: {' '.join(words) or '(nothing)'}")
     return 0
