@@ -76,11 +76,17 @@ def run_guarded(prog: str, fn: Callable[[], int | None], debug: bool = False) ->
         sys.exit(code)
 
 
+def is_empty_folder(path) -> bool:
+    """A folder with no file anywhere under it (e.g. the checkpoints/ a run made before it failed)."""
+    return path.is_dir() and not any(p.is_file() or p.is_symlink() for p in path.rglob("*"))
+
+
 def remove_unused_run_dir() -> None:
     """A run that failed before it wrote anything leaves no runs/<app>/<date>/ behind.
 
     Only a folder Hydra made under the working directory for this run, holding nothing but Hydra's
-    own files (.hydra/, the job's log), is removed, with the parents it leaves empty (runs/eval, runs)."""
+    own files (.hydra/, the job's log) and empty folders, is removed, with the parents it leaves
+    empty (runs/eval, runs)."""
     import shutil
     from pathlib import Path
 
@@ -93,7 +99,7 @@ def remove_unused_run_dir() -> None:
     if cwd not in out.parents or not out.is_dir():
         return
     own = {hc.output_subdir, f"{hc.job.name}.log"}
-    if any(entry.name not in own for entry in out.iterdir()):
+    if any(entry.name not in own and not is_empty_folder(entry) for entry in out.iterdir()):
         return
     root = logging.getLogger()
     for handler in list(root.handlers):  # the job's log file is closed before its folder goes

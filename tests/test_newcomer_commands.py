@@ -81,11 +81,19 @@ def test_a_failed_run_and_speechseq_data_leave_no_runs_folder(tmp_path, monkeypa
     from speechseq.data import download
     from speechseq.evaluation.evaluate import main
 
+    from speechseq.training import train
+
     monkeypatch.chdir(tmp_path)
     code, _, err = run_main(main, "speechseq-eval", [f"data.root={tmp_path / 'missing'}"], "runs/eval/now",
                             monkeypatch, capsys)
     assert code == 2 and "does not exist" in err
     assert not (tmp_path / "runs").exists()
+    (tmp_path / "runs").mkdir()  # an earlier run's folder stays
+    (tmp_path / "runs" / "notes.txt").write_text("mine")
+    code, _, err = run_main(train.main, "speechseq-train", [f"data.root={tmp_path / 'missing'}", "trainer.device=cpu"],
+                            "runs/train/now", monkeypatch, capsys)
+    assert code == 2 and [p.name for p in (tmp_path / "runs").iterdir()] == ["notes.txt"]
+    shutil.rmtree(tmp_path / "runs")
     monkeypatch.setattr(sys, "argv", ["speechseq-data", "verify", f"root={synthetic_root}"])
     download.main()
     assert "use it with" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
