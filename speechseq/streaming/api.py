@@ -10,6 +10,8 @@
     '_silence_'
     >>> r.process(np.zeros(1280, np.int16))     # 80 ms of a stream: the words detected in it
     []
+    >>> r.classify(np.zeros(16000, np.int16)).label    # digital silence, as a muted microphone gives
+    '_silence_'
 
 One model, one stream: each Recognizer keeps its own stream state, so several can run side by
 side on the same frames (two thresholds, two models, two runtimes). The detector is the streaming
@@ -153,11 +155,12 @@ class Recognizer:
 
     @property
     def latest_scores(self) -> dict[str, float]:
-        """The raw posteriors of the latest hop of the stream ({} before the first)."""
+        """The raw posteriors of the latest hop of the stream ({} before the first; a window of digital
+        silence: `_silence_` at 1.0, see `silence_gate_dbfs` in docs/api.md)."""
         probs = self.stream.probs
         return {} if probs is None else {lab: float(p) for lab, p in zip(self.classifier.labels, probs)}
 
-    def classify(self, audio: AudioLike, sample_rate: int = 16000) -> Classification:
+    def classify(self, audio: AudioLike, sample_rate: float = 16000) -> Classification:
         """One clip of any length -> its Classification (`label`, `score`, `scores`); no stream state.
 
         Shorter than the model's window (1 s): zero-padded at the end, as in training. Longer: the
@@ -191,7 +194,7 @@ class Recognizer:
     def _window_samples(self) -> int:
         return round(self.settings.window_ms * self.sample_rate / 1000)
 
-    def process(self, frame: AudioLike, sample_rate: int = 16000, *, final: bool = False) -> list[KeywordDetection]:
+    def process(self, frame: AudioLike, sample_rate: float = 16000, *, final: bool = False) -> list[KeywordDetection]:
         """The next frame of a stream (any length, int16 or float) -> the words detected in it.
 
         Frames must keep one sample rate until `reset()`. Detections are rare: one per word said.
