@@ -77,6 +77,8 @@ def main(argv=None) -> int:
             for frame in fh.blocks(round(fh.samplerate * 0.08), dtype="int16"):
                 for detection in recognizer.process(frame, sample_rate=fh.samplerate):
                     act(player, detection)
+        for detection in recognizer.flush():  # the file has ended: a word at its very end
+            act(player, detection)
     print(f"end: {player}")
     return 0
 

@@ -11,7 +11,6 @@ import argparse
 import sys
 
 from speechseq import Recognizer
-from speechseq.audio import AudioReadError
 
 
 def main(argv=None) -> int:
@@ -26,7 +25,7 @@ def main(argv=None) -> int:
     for path in args.files:
         try:
             result = recognizer.classify_file(path)
-        except AudioReadError as exc:
+        except (OSError, ValueError) as exc:  # missing (FileNotFoundError), not audio, unusable samples
             print(f"error: {exc}", file=sys.stderr)
             status = 2
             continue

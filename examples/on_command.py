@@ -6,7 +6,7 @@
 
 With --mic it listens on the microphone (pip install 'speechseq[mic]'). Otherwise it feeds the WAV
 file to the recognizer the way a microphone delivers audio, 80 ms of int16 samples at a time, so
-it runs anywhere.
+it runs anywhere, and flushes the recognizer at the end of the file (a word said last counts too).
 """
 
 import argparse
@@ -68,6 +68,8 @@ def main(argv=None) -> int:
     for frame, rate in pcm_frames(args.wav):
         for detection in recognizer.process(frame, sample_rate=rate):
             on_detection(detection)
+    for detection in recognizer.flush():  # the file has ended: a word at its very end
+        on_detection(detection)
     return 0
 
 

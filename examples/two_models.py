@@ -29,14 +29,20 @@ def main(argv=None) -> int:
         recognizers["strict"] = Recognizer.load(threshold=0.9)
     for name, recognizer in recognizers.items():
         print(f"{name}: {recognizer}")
+        print(f"{'':>{len(name)}}  {recognizer.info.name}, speechseq {recognizer.info.version}, "
+              f"trained on {recognizer.info.data.get('name', '?')}")
 
-    heard = {name: [] for name in recognizers}
+    heard: dict[str, list[str]] = {name: [] for name in recognizers}
     with sf.SoundFile(args.wav) as fh:
         for frame in fh.blocks(round(fh.samplerate * 0.08), dtype="int16"):  # 80 ms frames
             for name, recognizer in recognizers.items():  # the same frame to each
                 for detection in recognizer.process(frame, sample_rate=fh.samplerate):
                     heard[name].append(detection.label)
                     print(f"{detection.time_s:6.2f} s  {name:>10}: {detection.label} ({detection.score:.2f})")
+    for name, recognizer in recognizers.items():  # the file has ended: a word at its very end
+        for detection in recognizer.flush():
+            heard[name].append(detection.label)
+            print(f"{detection.time_s:6.2f} s  {name:>10}: {detection.label} ({detection.score:.2f})")
     for name, words in heard.items():
         print(f"{name}: {' '.join(words) or '(nothing)'}")
     return 0

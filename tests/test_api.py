@@ -14,7 +14,7 @@ import soundfile as sf
 
 import speechseq
 from speechseq.audio import resample
-from speechseq.streaming import api
+from speechseq.streaming import api, loading
 from speechseq.streaming.api import Recognizer, choose_runtime, stream_options
 from speechseq.streaming.calibration_store import calibration_of
 from speechseq.streaming.recognizer import StreamingRecognizer, StreamSettings
@@ -117,7 +117,7 @@ def test_load_refuses_bad_options_and_runtimes_before_loading(monkeypatch):
     def no_loading(*args, **kwargs):
         raise AssertionError("the model was loaded before the options were checked")
 
-    monkeypatch.setattr(api, "load_classifier", no_loading)
+    monkeypatch.setattr(loading, "load_classifier", no_loading)
     with pytest.raises(TypeError, match="thresold"):
         Recognizer.load(runtime="numpy", thresold=0.5)
     with pytest.raises(ValueError, match="runtime='tflite'"):

@@ -42,7 +42,7 @@ def run_block(code: str) -> str:
 
 def test_the_doc_has_the_snippets_it_promises():
     python = blocks("python")
-    assert len(python) >= 7 and sum(b.startswith(MICROPHONE) for b in python) == 1
+    assert len(python) >= 8 and sum(b.startswith(MICROPHONE) for b in python) == 1
     for code in python:  # the microphone's too: at least it compiles
         compile(code, str(DOC), "exec")
 
@@ -52,16 +52,20 @@ def test_the_interactive_example_gives_what_it_shows():
     test = doctest.DocTestParser().get_doctest(session, {}, "api.md", str(DOC), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     runner.run(test)
-    assert runner.summarize(verbose=False) == doctest.TestResults(failed=0, attempted=5)
+    assert runner.summarize(verbose=False) == doctest.TestResults(failed=0, attempted=9)
 
 
 @pytest.mark.slow
 def test_every_snippet_runs_and_hears_the_words(in_a_folder_with_audio):
     outputs = [run_block(code) for code in blocks("python") if not code.startswith(MICROPHONE)]
-    overview, classify, process, listen, side_by_side, thresholds = outputs
+    overview, classify, process, last_word, listen, side_by_side, thresholds = outputs
     assert overview.splitlines() == ["stop"]
     assert classify.startswith("clip.wav: stop (") and "recording.wav: " in classify
+    assert classify.splitlines()[-1] == "error: missing.wav: no such file"
     assert re.findall(r"heard '(\w+)'", process) == WORDS
+    empty, heard, top = last_word.splitlines()
+    assert empty == "[]" and re.fullmatch(r"stop \(0\.\d\d\) at 1\.\d\d s, the word within 0\.\d\d-1\.\d\d s", heard)
+    assert top == "True"
     assert [line.split()[-1] for line in listen.splitlines()] == WORDS
     assert side_by_side.count("calibrated:") == len(WORDS)
     assert thresholds.strip() == "{'no': 0.8, 'off': 0.8}"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import MINI, REPO
-from tests.test_api import COMMAND_CLIPS, needs_mini, write_command_wav
+from tests.test_api import COMMAND_CLIPS, SR, command_stream, needs_mini, write_command_wav
 
 EXAMPLES = REPO / "examples"
 WORDS = list(COMMAND_CLIPS)  # yes stop go off
@@ -46,6 +46,16 @@ def test_on_command_reacts_to_its_word_only(command_wav):
     lines = out.stdout.splitlines()
     assert [line for line in lines if "stopping the music" in line] == [lines[1]] and len(lines) == len(WORDS)
     assert "heard 'stop'" in lines[1] and "(heard 'go')" in lines[2]
+
+
+def test_a_word_at_the_very_end_of_the_file_is_heard(tmp_path):
+    import soundfile as sf
+
+    pcm, _ = command_stream()
+    sf.write(tmp_path / "ends_on_off.wav", pcm[:-int(1.5 * SR)], SR, subtype="PCM_16")  # cut where "off" ends
+    out = run_example("on_command.py", tmp_path / "ends_on_off.wav", "--word", "off")
+    assert out.returncode == 0, out.stderr
+    assert "heard 'off'" in out.stdout.splitlines()[-1] and "stopping the music" in out.stdout.splitlines()[-1]
 
 
 def test_on_command_with_a_microphone_runs_or_fails_cleanly():

@@ -140,7 +140,8 @@ def test_stream_with_an_onnx_export_on_the_torch_runtime_suggests_runtime_onnx(t
 
     onnx = default_checkpoint("onnx")
     sf.write(tmp_path / "in.wav", tone_stream(["low"])[0], 16000)
-    code, _, err = run_main(stream_cmd.main, "speechseq-stream", [f"checkpoint={onnx}", f"input={tmp_path / 'in.wav'}"],
+    code, _, err = run_main(stream_cmd.main, "speechseq-stream", [f"checkpoint={onnx}", "runtime=torch",
+                                                                  f"input={tmp_path / 'in.wav'}"],
                             tmp_path / "run", monkeypatch, capsys)
     assert code == 2
     assert_one_error_line(err, "speechseq-stream", f"checkpoint={onnx} is an ONNX export", "add runtime=onnx")
@@ -151,7 +152,7 @@ def test_listen_refuses_the_mismatch_before_opening_the_microphone(tmp_path):
 
     onnx = default_checkpoint("onnx")
     with pytest.raises(CheckpointError, match="add runtime=onnx"):
-        run_listen(compose_app("listen", [f"checkpoint={onnx}"]))  # no microphone here: it must not get that far
+        run_listen(compose_app("listen", [f"checkpoint={onnx}", "runtime=torch"]))  # no microphone here: it must not get that far
     with pytest.raises(CheckpointError, match="runtime=onnx cannot read"):
         run_listen(compose_app("listen", [f"checkpoint={default_checkpoint('torch')}", "runtime=onnx"]))
 

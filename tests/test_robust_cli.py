@@ -148,9 +148,9 @@ def test_foreign_checkpoints_are_refused_by_eval(synthetic_root, tmp_path, monke
 
 
 @pytest.mark.parametrize("args,fragments", [
-    ([], ["checkpoint: required"]),
+    (["stream.threshold=high"], ["stream.threshold=high", "could not be converted to Float"]),
     (["checkpoint=x.safetensors", "batch_size=0"], ["batch_size: must be positive"]),
-    (["checkpoint=x.safetensors", "split=dev"], ["split: 'dev' is not test"]),
+    (["split=dev"], ["split: 'dev' is not test"]),
     (["checkpoint=x.safetensors", "data.task=v9"], ["data.task"]),
 ])
 def test_eval_config_errors_come_before_the_checkpoint_or_data(tmp_path, monkeypatch, capsys, args, fragments):

@@ -4,7 +4,8 @@ Multi-condition training: each clip is shifted (far enough, sometimes, to leave 
 of the word, which is then labelled `_unknown_`), sometimes put in a room (convolved with an
 impulse response: speech across a room, not into a headset), mixed with background noise at an
 SNR drawn per clip, made louder or quieter, and optionally sped up or slowed down. Silence clips
-are background noise at a level drawn over a wide range. On the features, each clip's frequency
+are background noise at a level drawn over a wide range, and a share of them digital silence (zeros,
+or one bit of dither: a muted microphone). On the features, each clip's frequency
 axis may be scaled (vocal tract length, augment/warp.py), and SpecAugment masks them.
 """
 
@@ -24,6 +25,10 @@ from speechseq.data.splits import NoiseBank
 from speechseq.features.spec import FrontendSpec
 
 NOISE_MODES = ("snr", "gain")
+# Share of the silence clips (with augment.silence_dbfs) made digital silence, half zeros and half one
+# least significant bit of int16 dither: what a muted microphone or an idle line delivers, which a
+# model trained on background noise alone calls _unknown_.
+DIGITAL_SILENCE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -171,13 +176,21 @@ class WaveAugment(nn.Module):
         return torch.where(is_silence[:, None], waves, shifted), labels, weights
 
     def _silence_levels(self, waves, is_silence, generator=None):
-        """Silence rows rescaled to an RMS level (dBFS) drawn per clip: a quiet room to a loud one."""
+        """Silence rows rescaled to an RMS level (dBFS) drawn per clip, a quiet room to a loud one; a
+        share of them (DIGITAL_SILENCE_SHARE) digital silence instead."""
         if self.cfg.silence_dbfs is None or not bool(is_silence.any()):
             return waves
         rms = waves.square().mean(1).sqrt()
-        target = 10.0 ** (uniform(self.cfg.silence_dbfs, len(waves), waves.device, generator) / 20.0)
+        low, high = self.cfg.silence_dbfs
+        draw = torch.rand(len(waves), device=waves.device, generator=generator)  # as uniform() draws it
+        target = 10.0 ** ((low + (high - low) * draw) / 20.0)
         scale = torch.where(is_silence & (rms > 0), target / rms.clamp_min(1e-9), torch.ones_like(rms))
-        return waves * scale[:, None]
+        waves = waves * scale[:, None]
+        # which rows go digital: the draw's fine digits, so no extra draw shifts the batch's other ones
+        fine = torch.remainder(draw * 997.0, 1.0)
+        digital = is_silence & (fine < DIGITAL_SILENCE_SHARE)
+        lsb = torch.where(fine[:, None] < DIGITAL_SILENCE_SHARE / 2, 0.0, torch.sign(waves) / 32768.0)
+        return torch.where(digital[:, None], lsb, waves)
 
     def _add_room(self, waves, is_silence, generator=None):
         """A share (room_prob) of the word clips through a bank RIR each; no draws at room_prob=0."""

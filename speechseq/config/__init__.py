@@ -2,7 +2,8 @@
 
 An unknown key or a wrong type fails at start with the key named; `validate_*` (checks.py) adds
 range checks (negative sizes and the like) before any data is read. `training` holds the schemas
-of speechseq-train, `apps` those of the other console scripts.
+of speechseq-train, `apps` those of the other console scripts; `command_line` checks a console
+script's command line (bare arguments, group options, unknown keys, values) before Hydra starts.
 """
 
 from __future__ import annotations

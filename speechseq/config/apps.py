@@ -37,6 +37,9 @@ class StreamKnobsConfig:
     mode: str = "window"             # window | stateful (unidirectional models) | auto
     max_false_alarms_per_hour: float = 30.0  # mode=calibrate: the budget the threshold is chosen for
     enhance: str = "none"            # none | wpe (online WPE dereverberation before the log-mel; docs/frontends.md)
+    silence_gate_dbfs: float = -80.0  # windows quieter than this are _silence_ (digital silence); -inf: off
+    input_rate: int = 16000          # speechseq-stream input=- with raw PCM (no WAV/FLAC header): its rate
+    input_channels: int = 1          # ... and its interleaved channels
 
 
 @dataclass
@@ -45,7 +48,7 @@ class StreamConfig:
     input: Optional[str] = None       # FILE.wav, or - for raw s16le 16 kHz mono PCM on stdin
     output: Optional[str] = None      # CSV of detections; null: stdout
     realtime: bool = False            # pace the input like a microphone
-    runtime: str = "torch"            # torch | onnx | numpy
+    runtime: str = "auto"             # auto | torch | onnx | numpy (auto: onnx for an .onnx, else torch, else numpy)
     block_ms: float = 100.0           # audio read per block
     num_threads: int = 1              # torch CPU threads (numpy's BLAS threads for runtime=numpy)
     stream: StreamKnobsConfig = field(default_factory=StreamKnobsConfig)
@@ -57,7 +60,7 @@ class ListenConfig:
     checkpoint: Optional[str] = None
     device: Optional[str] = None      # input device index or name; null: the system default
     list_devices: bool = False
-    runtime: str = "torch"            # torch | onnx | numpy
+    runtime: str = "auto"             # auto | torch | onnx | numpy
     block_ms: float = 50.0            # microphone callback block
     view: str = "auto"                # auto (rich on a terminal, plain lines when piped) | rich | plain
     num_threads: int = 1
@@ -81,7 +84,7 @@ class ServeLimitsConfig:
 @dataclass
 class ServeConfig:
     checkpoint: Optional[str] = None
-    runtime: str = "torch"
+    runtime: str = "auto"                # auto | torch | onnx | numpy
     num_threads: int = 1
     host: str = "127.0.0.1"              # another address only when asked
     port: int = 8000
@@ -92,7 +95,7 @@ class ServeConfig:
 
 @dataclass
 class EvalConfig:
-    checkpoint: str = MISSING
+    checkpoint: Optional[str] = None  # null or `pretrained`: the shipped model
     split: str = "test"            # test | validation | train
     mode: str = "clips"            # clips | stream | calibrate
     input: Optional[str] = None    # mode=stream|calibrate: the long WAV

@@ -50,14 +50,13 @@ def validate_data(cfg) -> None:
              f"must be within 0..{MAX_TTS_TAKES} (0: none; null: automatic), got {cfg.tts_takes}")
 
 
+EVAL_SPLITS = ("test", "validation", "train", "all")  # all: every clip in the folder, as one test set
+
+
 def validate_eval(cfg) -> None:
     """speechseq-eval's checks, before the checkpoint or any data is read."""
-    from omegaconf import OmegaConf
-
-    _require(not OmegaConf.is_missing(cfg, "checkpoint"), "checkpoint",
-             "required: speechseq-eval checkpoint=runs/train/<run>/checkpoints/best.safetensors data.root=<folder>")
     validate_data(cfg.data)
-    _require(cfg.split in ("test", "validation", "train"), "split", f"{cfg.split!r} is not test, validation or train")
+    _require(cfg.split in EVAL_SPLITS, "split", f"{cfg.split!r} is not test, validation, train or all")
     _require(cfg.batch_size > 0, "batch_size", f"must be positive, got {cfg.batch_size}")
     _require_device(cfg.device, "device")
     _require_rt60s(cfg.reverb_rt60, "reverb_rt60")

@@ -76,8 +76,17 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     # `speechseq-data download root=DIR` reads better than `action=download`; translate it.
-    if len(sys.argv) > 1 and sys.argv[1] in ACTIONS:
-        sys.argv[1] = f"action={sys.argv[1]}"
+    verb = sys.argv[1] if len(sys.argv) > 1 else ""
+    if verb in ACTIONS:
+        sys.argv[1] = f"action={verb}"
+    elif verb and "=" not in verb and not verb.startswith(("-", "~", "+")):
+        import difflib
+
+        close = difflib.get_close_matches(verb, ACTIONS, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}? " if close else ""
+        print(f"speechseq-data: error: unknown action {verb!r}; {hint}(speechseq-data download|verify root=DIR)",
+              file=sys.stderr)
+        sys.exit(2)
     _hydra_main()
 
 

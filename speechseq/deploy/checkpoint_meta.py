@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speechseq.deploy.metadata import read_checkpoint_metadata
-from speechseq.errors import CheckpointError  # noqa: F401  (raised here; importable from here)
+from speechseq.errors import CheckpointError, CheckpointNotFoundError  # noqa: F401  (raised here; importable from here)
 from speechseq.features.spec import FrontendSpec, frontend_class, frontend_from_dict
 from speechseq.models.spec import ModelSpec
 
@@ -59,6 +59,8 @@ def parse_metadata(path: str | Path, meta: dict) -> tuple[list[str], FrontendSpe
         if frontend.kind == "logmel" and not all(
                 isinstance(getattr(frontend, k), (int, float)) and getattr(frontend, k) > 0 for k in sizes):
             raise ValueError(f"frontend settings out of range: {frontend}")
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: incomplete or damaged metadata ({type(exc).__name__}: {exc})") from None
     return labels, frontend, spec
@@ -68,8 +70,11 @@ def open_checkpoint(path: str | Path, expect_labels: list[str] | None = None,
                     expect_frontend: FrontendSpec | None = None) -> CheckpointInfo:
     """Check that `path` is a usable inference checkpoint and describe it (the weights are not read)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointNotFoundError(f"checkpoint {path} is a folder without a model in it; give a .safetensors "
+                                      f"checkpoint (a run's checkpoints/best.safetensors) or an .onnx export")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointNotFoundError(f"checkpoint {path} does not exist")
     if path.suffix == ".pt":
         raise CheckpointError(f"{path} is resume state; give the inference checkpoint "
                               f"(checkpoints/best.safetensors) or pass it as trainer.resume")

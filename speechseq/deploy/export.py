@@ -31,6 +31,7 @@ from speechseq.cli import hydra_entry, run_guarded
 from speechseq.config import ConfigError
 from speechseq.deploy.checkpoint import CheckpointError, load_inference
 from speechseq.deploy.metadata import ONNX_FORMAT
+from speechseq.deploy.model_info import training_data
 from speechseq.deploy.onnx_runtime import (
     metadata_path,  # one definition of where model.json lives
 )
@@ -84,6 +85,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT
         "parameters": loaded.metadata.get("parameters"),
         "source_checkpoint": Path(checkpoint).name,  # the name only: shipped files carry no machine paths
         "source_versions": loaded.metadata.get("versions", {}),
+        "data": training_data(loaded.metadata),  # what Recognizer.info says on every runtime
         "input": {"name": INPUT_NAME, "shape": ["batch", "frames", spec.n_inputs], "dtype": "float32",
                   "min_frames": spec.frame_stack, "description": INPUT_DESCRIPTIONS[loaded.frontend.kind]},
         "output": {"name": OUTPUT_NAME, "shape": ["batch", len(loaded.labels)], "dtype": "float32",

@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+from speechseq.deploy.card_data import describe_training_data
 from speechseq.deploy.metadata import read_checkpoint_metadata
 from speechseq.deploy.pretrained import MODEL_NAME
 
@@ -30,7 +31,7 @@ work without a `checkpoint=`. It hears one second of audio and names the command
 | Architecture | {architecture} |
 | Parameters | {parameters:,} |
 | Input | {input} |
-| Training data | `{data_root}`, a subset of Google Speech Commands (v0.01 and v0.02 recordings): {train_clips} training clips per epoch |
+| Training data | {training_data} |
 | Epochs | {epochs} (best validation accuracy at epoch {best_epoch}) |
 | Validation accuracy | {val_acc} |
 | **Test accuracy (mini test split)** | **{test_acc}** ({test_n:,} clips; macro F1 {macro_f1}) |
@@ -240,7 +241,8 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
                           f"{v['support']} |" for k, v in report["per_class"].items())
     return CARD_TEMPLATE.format(
         name=name, words=", ".join(meta["labels"][2:]), architecture=_architecture(model),
-        parameters=int(summary["parameters"]), input=input_line(frontend), data_root=data_root, train_clips=_epoch_clips(data["splits"].get("train", {})),
+        parameters=int(summary["parameters"]), input=input_line(frontend),
+        training_data=describe_training_data(data_root, _epoch_clips(data["splits"].get("train", {}))),
         epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=pct(summary["best_val_acc"]),
         test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
         date=date or datetime.date.today().isoformat(), version=__version__,

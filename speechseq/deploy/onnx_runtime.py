@@ -20,6 +20,10 @@ class OnnxModelError(ValueError):
     """An exported model that cannot be used; the message says why."""
 
 
+class OnnxModelNotFoundError(OnnxModelError, FileNotFoundError):
+    """No exported model at the path given."""
+
+
 def metadata_path(onnx_path: str | Path) -> Path:
     """model.onnx -> model.json: where speechseq-export writes the metadata and the runtime reads it."""
     return Path(onnx_path).with_suffix(".json")
@@ -31,12 +35,15 @@ class OnnxClassifier:
     def __init__(self, path: str | Path, num_threads: int = 1):
         path = Path(path)
         if path.is_dir():
+            if not (path / "model.onnx").is_file():
+                raise OnnxModelNotFoundError(f"{path} is a folder without model.onnx in it; give the .onnx export "
+                                             f"(made by speechseq-export)")
             path = path / "model.onnx"
         if path.suffix != ".onnx":
             raise OnnxModelError(f"{path}: give the exported .onnx file (made by speechseq-export), "
                                  f"not a {path.suffix or 'suffix-less'} file")
         if not path.is_file():
-            raise OnnxModelError(f"ONNX model {path} does not exist")
+            raise OnnxModelNotFoundError(f"ONNX model {path} does not exist")
         meta_path = metadata_path(path)
         if not meta_path.is_file():
             raise OnnxModelError(f"{meta_path} is missing: speechseq-export writes it beside {path.name}; "

@@ -1,13 +1,14 @@
-"""Evaluation: score a checkpoint on a split or on a test-set folder.
+"""Evaluation: score a checkpoint (the shipped model by default) on a split or on a test-set folder.
 
 Writes report.json, confusion.png, examples.png (log-mel pictures of right and wrong predictions)
 and training_curves.png (when the checkpoint sits in its training run folder).
 
-`speechseq-eval checkpoint=PATH data.root=DIR [split=validation] [data.layout=testset] [noise_snr=[20,10,5,0]]
+`speechseq-eval [checkpoint=PATH] data.root=DIR [split=validation|all] [data.layout=testset] [noise_snr=[20,10,5,0]]
 [reverb_rt60=[0.3,0.6,0.9]]` (noise_snr also scores the clips with the dataset's background noise at
 those SNRs: noise.png; reverb_rt60 in simulated rooms of those RT60s, with that noise too: reverb.png);
 `speechseq-eval mode=stream checkpoint=PATH input=STREAM.wav labels=labels.csv` scores streaming
-recognition on a long labelled recording, `mode=calibrate ... stream.max_false_alarms_per_hour=30`
+recognition on a long labelled recording (without labels=: one with no commands, for its false
+alarms per hour), `mode=calibrate ... stream.max_false_alarms_per_hour=30`
 chooses the detector threshold on one and stores it in the checkpoint (speechseq.evaluation.streams).
 """
 
@@ -23,7 +24,7 @@ import torch
 from omegaconf import DictConfig
 
 from speechseq.cli import hydra_entry, run_guarded
-from speechseq.data.layout import DatasetError, scan_dataset
+from speechseq.data.layout import DatasetError, DatasetIndex, scan_dataset
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.deploy.checkpoint import LoadedModel, load_inference
 from speechseq.device import resolve_device
@@ -31,10 +32,12 @@ from speechseq.errors import CheckpointError
 from speechseq.evaluation.inference import evaluation_indices, predict_split
 from speechseq.evaluation.metrics import classification_report, format_report_table
 from speechseq.evaluation.noise import format_noise_table, score_in_noise
+from speechseq.evaluation.open_world import evaluate_open_world, holds_no_commands
 from speechseq.evaluation.reverb import add_reverb_scores, format_reverb_table
 from speechseq.features.logmel import LogMel, frontend_module
 from speechseq.fsutil import atomic_write_text
 from speechseq.labels import LabelSet
+from speechseq.streaming.backends import resolve_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +188,9 @@ def copy_training_curves(checkpoint: str | Path, out_dir: str | Path) -> Path | 
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Score `cfg.checkpoint` on `cfg.split` of `cfg.data.root`; writes report.json in the output dir."""
+    """Score `cfg.checkpoint` (default: the shipped model) on `cfg.split` of `cfg.data.root`; writes
+    report.json in the output dir. A folder without any of the model's words gets the open-world
+    report instead (speechseq.evaluation.open_world)."""
     from speechseq.config import ConfigError, validate_eval
 
     if cfg.mode in ("stream", "calibrate"):
@@ -201,34 +206,55 @@ def evaluate(cfg: DictConfig) -> dict:
     if str(cfg.checkpoint).lower().endswith(".onnx"):
         raise CheckpointError(f"checkpoint={cfg.checkpoint} is an ONNX export; mode=clips scores the .safetensors "
                               f"checkpoint it came from (mode=stream scores an export on a stream)")
+    checkpoint = resolve_checkpoint(cfg.checkpoint, "torch")
     device = resolve_device(cfg.device)
-    loaded = load_inference(cfg.checkpoint, map_location=device)
+    loaded = load_inference(checkpoint, map_location=device)
     label_set = label_set_from_names(loaded.labels)
-    index = scan_dataset(cfg.data.root, cfg.data.layout)
-    check_words(index, label_set, fix="the checkpoint predicts them; evaluate it on a folder that has them, "
-                                      "or use a checkpoint trained for the words present")
-    split_name = "test" if index.layout == "testset" else cfg.split
-    if split_name not in ("train", "validation", "test"):
-        raise DatasetError(f"split={cfg.split!r}: choose test, validation or train")
+    if holds_no_commands(cfg.data.root, list(label_set.words)):
+        return evaluate_open_world(cfg)
+    index, split_name = index_to_score(cfg, label_set)
     split = load_split(index, split_name, label_set, sample_rate=loaded.frontend.sample_rate,
                        clip_samples=loaded.frontend.sample_rate, cache_dir=cfg.data.cache_dir,
                        silence_percentage=cfg.data.silence_percentage,
                        unknown_percentage=cfg.data.unknown_percentage, decode_workers=cfg.data.decode_workers)
     noise = NoiseBank.from_files(index.noise_files, loaded.frontend.sample_rate, loaded.frontend.sample_rate)
+    if len(noise) == 0 and split.n_silence:
+        log.warning("no background noise under %s/_background_noise_: its %d _silence_ clips are digital zero, "
+                    "which a model trained on noise may call _unknown_ (training warns the same; the streaming "
+                    "API's silence gate calls such audio _silence_)", index.root, split.n_silence)
     report, preds = predict_and_score(loaded, split, noise, device, cfg.batch_size, cfg.data.seed)
     add_noise_scores(report, loaded, split, noise, cfg.noise_snr, device, cfg.batch_size, cfg.data.seed)
     add_reverb_scores(report, loaded, split, noise, cfg.reverb_rt60, cfg.reverb_distance, cfg.reverb_rooms,
                       cfg.noise_snr, device, cfg.batch_size, cfg.data.seed, cache_dir=cfg.data.cache_dir)
-    report.update({"checkpoint": str(cfg.checkpoint), "data_root": str(index.root), "layout": index.layout,
+    report.update({"checkpoint": str(checkpoint), "data_root": str(index.root), "layout": index.layout,
                    "unreadable_files": split.failed})
     write_report(report, cfg.paths.output_dir, plots=cfg.plots)
     if cfg.plots:
         write_examples(loaded, split, preds, Path(cfg.paths.output_dir) / "examples.png", cfg.data.seed)
-        copy_training_curves(cfg.checkpoint, cfg.paths.output_dir)
+        copy_training_curves(checkpoint, cfg.paths.output_dir)
     if split.failed:
         print(f"skipped {len(split.failed)} unreadable file(s); listed in report.json")
     print_scores(report)
     return report
+
+
+def index_to_score(cfg: DictConfig, label_set: LabelSet) -> tuple[DatasetIndex, str]:
+    """The folder's index and the split to score: `split=all` scores every clip as one test set; a
+    folder without lists is split by the hash rule, which is said, with the words it leaves out."""
+    whole = cfg.split == "all"
+    index = scan_dataset(cfg.data.root, "testset" if whole else cfg.data.layout)
+    check_words(index, label_set, fix="the checkpoint predicts them; evaluate it on a folder that has them, "
+                                      "or use a checkpoint trained for the words present")
+    split_name = "test" if index.layout == "testset" else cfg.split
+    if index.layout == "hash":
+        counts = {name: len(clips) for name, clips in index.splits.items()}
+        held = {c.word for c in index.splits[split_name]}
+        left_out = [w for w in label_set.words if w not in held]
+        print(f"note: {index.root} has no testing_list.txt / validation_list.txt: its {split_name} split is the "
+              f"dataset's hash of each speaker ({counts[split_name]} of {sum(counts.values())} clips)"
+              + (f", which leaves out {left_out}" if left_out else "")
+              + "; split=all scores every clip in the folder as one test set")
+    return index, split_name
 
 
 @hydra_entry("eval")

@@ -1,5 +1,8 @@
 """`speechseq-eval mode=stream|calibrate`: the streaming detector on a long labelled WAV.
 
+mode=stream without labels= (a recording with no commands in it: talk, TV, a kitchen) reports the
+detections per hour and the words that fired instead (speechseq.evaluation.open_world).
+
 mode=stream: the posteriors are computed once (the live loop's windows, in batches), then the
 detector is replayed at each threshold: sweep.csv / sweep.json / detection_curve.png (correct %
 against false alarms per hour, the operating point marked), and stream_report.json +
@@ -21,15 +24,16 @@ import numpy as np
 from speechseq.deploy.onnx_runtime import metadata_path
 from speechseq.fsutil import atomic_write_text, portable_name
 from speechseq.labels import UNKNOWN
-from speechseq.streaming.backends import load_classifier
+from speechseq.streaming.backends import load_classifier, resolve_checkpoint
 from speechseq.streaming.calibration_store import (
     calibration_of,
     write_checkpoint_calibration,
     write_onnx_calibration,
 )
-from speechseq.streaming.offline import window_posteriors
+from speechseq.streaming.offline import window_posteriors, with_flush
 from speechseq.streaming.recognizer import settings_for, settings_from_config
 from speechseq.streaming.scoring import format_stream_report
+from speechseq.streaming.silence import SILENCE_GATE_DBFS
 from speechseq.streaming.sources import WavFileSource
 from speechseq.streaming.sweep import (
     PosteriorTrack,
@@ -41,10 +45,12 @@ from speechseq.streaming.synth_stream import read_truth
 
 
 def _check_inputs(cfg) -> None:
-    if not cfg.input or not cfg.labels:
+    if not cfg.input or (not cfg.labels and cfg.mode != "stream"):
         raise ValueError(f"mode={cfg.mode} needs input=STREAM.wav and labels=labels.csv "
                          "(make them with scripts/make_stream_wav.py)")
     for key, kind in (("input", "the stream's WAV file"), ("labels", "its labels.csv")):
+        if not cfg[key]:
+            continue
         if Path(cfg[key]).is_dir():
             raise FileNotFoundError(f"{key}={cfg[key]} is a folder; give {kind} (scripts/make_stream_wav.py "
                                     f"writes stream.wav and labels.csv into its --out folder)")
@@ -52,33 +58,47 @@ def _check_inputs(cfg) -> None:
             raise FileNotFoundError(f"{key}={cfg[key]} does not exist")
 
 
-def posterior_track(classifier, wav: str | Path, labels_csv: str | Path, hop_ms: float, window_ms: float,
-                    progress: bool = True, front_end=None) -> PosteriorTrack:
-    """The classifier's posteriors over the whole file (as the live loop computes them, through the
-    `front_end` stage when one is set: stream.enhance) and its truth."""
+def posterior_track(classifier, wav: str | Path, labels_csv: str | Path | None, hop_ms: float, window_ms: float,
+                    progress: bool = True, front_end=None, silence_gate_dbfs: float = SILENCE_GATE_DBFS
+                    ) -> PosteriorTrack:
+    """The classifier's posteriors over the whole file as the live loop computes them (through the
+    `front_end` stage when one is set: stream.enhance; the silence gate; flushed at the end, as
+    speechseq-stream flushes a file), and its truth (none without a labels file)."""
     rate = classifier.frontend.sample_rate
     source = WavFileSource(wav, block_ms=10_000, sample_rate=rate)
     blocks = list(source)
     wave = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    times, probs = window_posteriors(classifier, wave, hop_ms, window_ms, progress=progress, front_end=front_end)
-    return PosteriorTrack(times, probs, classifier.labels, read_truth(labels_csv), len(wave) / rate)
+    times, probs = window_posteriors(classifier, with_flush(wave, rate, hop_ms, window_ms), hop_ms, window_ms,
+                                     progress=progress, front_end=front_end, silence_gate_dbfs=silence_gate_dbfs)
+    truth = read_truth(labels_csv) if labels_csv else []
+    return PosteriorTrack(times, probs, classifier.labels, truth, len(wave) / rate)
+
+
+def stream_classifier(cfg) -> tuple[object, str]:
+    """(backend, its path) that mode=stream scores: an ONNX export on onnxruntime, a checkpoint on
+    torch (the shipped model when checkpoint= is null or `pretrained`)."""
+    runtime = "onnx" if str(cfg.checkpoint).lower().endswith(".onnx") else "torch"
+    path = resolve_checkpoint(cfg.checkpoint, runtime)
+    return load_classifier(path, runtime, num_threads=1), path
 
 
 def evaluate_stream(cfg) -> dict:
     _check_inputs(cfg)
     settings_from_config(cfg.stream)  # bad knobs fail before the model loads
-    # an ONNX export is scored by onnxruntime, a checkpoint by torch: the file says which
-    runtime = "onnx" if str(cfg.checkpoint).lower().endswith(".onnx") else "torch"
-    classifier = load_classifier(cfg.checkpoint, runtime, num_threads=1)
+    if not cfg.labels:
+        from speechseq.evaluation.open_world import evaluate_unlabelled_stream
+
+        return evaluate_unlabelled_stream(cfg)
+    classifier, checkpoint = stream_classifier(cfg)
     settings = settings_for(classifier, cfg.stream)
     track = posterior_track(classifier, cfg.input, cfg.labels, settings.hop_ms, settings.window_ms,
-                            front_end=settings.front_end)
+                            front_end=settings.front_end, silence_gate_dbfs=settings.silence_gate_dbfs)
     detections = track.detections(settings.smoothing)
     report = track.score(settings.smoothing)
     rows = sweep_thresholds(track, settings.smoothing)
     unknown_labels = sorted({w[0] for w in track.truth if w[0] not in track.keywords and w[0] != UNKNOWN})
     calibrated = calibration_of(classifier.metadata)
-    report.update({"checkpoint": str(cfg.checkpoint), "input": str(cfg.input), "labels": str(cfg.labels),
+    report.update({"checkpoint": checkpoint, "input": str(cfg.input), "labels": str(cfg.labels),
                    "settings": _settings_dict(settings), "calibrated_in_checkpoint": calibrated,
                    "labels_not_in_model": unknown_labels})
     out = Path(cfg.paths.output_dir)
@@ -111,20 +131,29 @@ def calibrate_checkpoint(cfg) -> dict:
     budget = float(cfg.stream.max_false_alarms_per_hour)
     if budget < 0:
         raise ValueError(f"stream.max_false_alarms_per_hour must not be negative, got {budget}")
-    if not str(cfg.checkpoint).endswith(".safetensors"):
+    if not cfg.checkpoint:
+        raise ValueError("mode=calibrate writes the detector into a checkpoint: give checkpoint=PATH (.safetensors); "
+                         "for a calibrated copy of the shipped model, checkpoint=pretrained output=COPY.safetensors")
+    if str(cfg.checkpoint) == "pretrained":
+        if not cfg.output:
+            raise ValueError("checkpoint=pretrained: mode=calibrate leaves the shipped model as it is; give "
+                             "output=COPY.safetensors for the calibrated copy")
+    elif not str(cfg.checkpoint).endswith(".safetensors"):
         raise ValueError(f"checkpoint={cfg.checkpoint}: mode=calibrate writes into a .safetensors checkpoint; give "
                          f"that, and an export beside it as onnx=MODEL.onnx")
     if cfg.output and not str(cfg.output).endswith(".safetensors"):
         raise ValueError(f"output={cfg.output}: the calibrated copy must be a .safetensors file")
     if cfg.onnx and not metadata_path(cfg.onnx).is_file():
         raise FileNotFoundError(f"onnx={cfg.onnx}: no {metadata_path(cfg.onnx).name} beside it (an export by speechseq-export)")
-    classifier = load_classifier(cfg.checkpoint, "torch", num_threads=1)
+    checkpoint = resolve_checkpoint(cfg.checkpoint, "torch")
+    classifier = load_classifier(checkpoint, "torch", num_threads=1)
     hop_ms, window_ms = float(cfg.stream.hop_ms), float(cfg.stream.window_ms)
-    track = posterior_track(classifier, cfg.input, cfg.labels, hop_ms, window_ms)
+    track = posterior_track(classifier, cfg.input, cfg.labels, hop_ms, window_ms,
+                            silence_gate_dbfs=float(cfg.stream.silence_gate_dbfs))
     result = calibrate(track, budget)
     # the stream's name and folder only: the record ships inside the model, machine paths must not
     record = stored_record(result, hop_ms, window_ms, portable_name(cfg.input, parts=2))
-    target = write_checkpoint_calibration(cfg.checkpoint, record, cfg.output)
+    target = write_checkpoint_calibration(checkpoint, record, cfg.output)
     written = [str(target)]
     if cfg.onnx:
         written.append(str(write_onnx_calibration(cfg.onnx, record)))

@@ -10,6 +10,8 @@
     '_silence_'
     >>> r.process(np.zeros(1280, np.int16))     # 80 ms of a stream: the words detected in it
     []
+    >>> r.classify(np.zeros(16000, np.int16)).label    # digital silence, as a muted microphone gives
+    '_silence_'
 
 One model, one stream: each Recognizer keeps its own stream state, so several can run side by
 side on the same frames (two thresholds, two models, two runtimes). The detector is the streaming
@@ -20,48 +22,51 @@ values calibrated into the model (speechseq-eval mode=calibrate). speechseq-stre
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from speechseq.streaming.backends import load_classifier, resolve_checkpoint
+from speechseq.deploy.model_info import ModelInfo, model_info
 from speechseq.streaming.clips import Classification, classify_wave
 from speechseq.streaming.listening import Listening
+from speechseq.streaming.loading import (  # noqa: F401  (importable from here, as they always were)
+    RUNTIME_CHOICES,
+    STREAM_OPTIONS,
+    check_stream_options,
+    choose_runtime,
+    load_model,
+    settings_knobs,
+    stream_options,
+)
 from speechseq.streaming.recognizer import (
     StreamingRecognizer,
     StreamSettings,
     settings_for,
     settings_from_config,
 )
-from speechseq.streaming.samples import FrameInput, clip_at_rate
-from speechseq.streaming.smoothing import NON_KEYWORDS
-
-RUNTIME_CHOICES = ("auto", "torch", "onnx", "numpy")
-
-
-def settings_knobs(settings_type=StreamSettings) -> frozenset[str]:
-    """The knob names of the stream settings: their own fields, and the fields of the groups nested
-    in them (smoothing, ...), as the `stream` config group spells them flat."""
-    names = set()
-    for f in fields(settings_type):
-        group = f.default_factory if f.default_factory is not MISSING else None
-        names |= {g.name for g in fields(group)} if is_dataclass(group) else {f.name}
-    return frozenset(names)
-
-
-STREAM_OPTIONS = settings_knobs()
+from speechseq.streaming.samples import AudioLike, FrameInput, clip_at_rate
+from speechseq.streaming.smoothing import NON_KEYWORDS, Detection
 
 
 @dataclass(frozen=True)
 class KeywordDetection:
     """A word heard in a stream: `label`, its pooled `score`, and `time_s` (from the first frame
-    since load or `reset()`) at which the detector fired."""
+    since load or `reset()`) at which the detector fired.
+
+    `score` is the score pooled over `average_window_ms` at the hop the word fired at: with the
+    default detector the first hop above the threshold, so it sits just above it (`detector="peak"`
+    reports the highest pooled score, a hop or more later). `scores` holds every class's pooled
+    score at that hop; `start_s` and `end_s` where the word is as the pooled windows see it (the
+    audio every window whose top class was the word holds; within a hop or two of the speech).
+    """
 
     label: str
     score: float
     time_s: float
+    start_s: float | None = field(default=None, compare=False)
+    end_s: float | None = field(default=None, compare=False)
+    scores: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def time_ms(self) -> float:
@@ -69,38 +74,14 @@ class KeywordDetection:
         samples, so rounding to the microsecond takes off only the float error of the seconds."""
         return round(self.time_s * 1000.0, 6)
 
+    @classmethod
+    def from_detection(cls, d: Detection, labels: list[str]) -> KeywordDetection:
+        """The streaming loop's Detection (milliseconds, scores in the labels' order) for applications."""
+        def seconds(ms: float | None) -> float | None:
+            return None if ms is None else max(0.0, ms / 1000.0)
 
-def stream_options(knobs: Mapping) -> dict:
-    """The Recognizer options among a mapping's keys (e.g. the `stream` config group of the
-    speechseq-stream/-listen/-serve commands), null values left out (they mean "calibrated")."""
-    return {k: knobs[k] for k in knobs if k in STREAM_OPTIONS and knobs[k] is not None}
-
-
-def check_stream_options(options: Mapping) -> None:
-    unknown = sorted(set(options) - STREAM_OPTIONS)
-    if unknown:
-        raise TypeError(f"unknown stream option(s) {unknown}; choose from {sorted(STREAM_OPTIONS)}")
-
-
-def choose_runtime(checkpoint, runtime: str) -> str:
-    """`auto`: onnx for an .onnx export (or a folder holding model.onnx), else torch where it is
-    installed, else numpy (the same numbers from the .safetensors checkpoint)."""
-    if runtime not in RUNTIME_CHOICES:
-        raise ValueError(f"runtime={runtime!r}: choose one of {list(RUNTIME_CHOICES)}")
-    if runtime != "auto":
-        return runtime
-    if checkpoint is not None:
-        path = Path(checkpoint)
-        if path.suffix == ".onnx" or (path.is_dir() and (path / "model.onnx").is_file()):
-            return "onnx"
-    return "torch" if importlib.util.find_spec("torch") is not None else "numpy"
-
-
-def load_model(checkpoint, runtime: str, num_threads: int | None):
-    """(classifier backend, the runtime chosen, the checkpoint path) for `Recognizer.load`'s arguments."""
-    chosen = choose_runtime(checkpoint, runtime)
-    path = resolve_checkpoint(str(checkpoint) if checkpoint is not None else None, chosen)
-    return load_classifier(path, chosen, num_threads=num_threads), chosen, path
+        return cls(d.label, d.score, d.time_ms / 1000.0, seconds(d.start_ms), seconds(d.end_ms),
+                   dict(zip(labels, d.scores)))
 
 
 class Recognizer:
@@ -108,8 +89,9 @@ class Recognizer:
 
     Audio may be int16 PCM (scaled by 1/32768, as the microphone path does) or float in [-1, 1],
     mono or several channels (averaged: channels-last `(samples, channels)` or channels-first
-    `(channels, samples)`, at most 8), at any sample rate (resampled with soxr). Anything else,
-    NaN or inf included, raises ValueError saying what was expected.
+    `(channels, samples)`, at most 8), at any sample rate (resampled with soxr); a list of ints is
+    int16 PCM. Anything else, NaN or inf included, raises ValueError saying what was expected. Files
+    are held to the same rule (speechseq.audio.checked_floats).
     """
 
     def __init__(self, classifier, settings: StreamSettings | None = None, *, runtime: str = "custom",
@@ -123,6 +105,7 @@ class Recognizer:
         self.runtime, self.checkpoint = runtime, checkpoint
         self._frames = FrameInput(self.sample_rate)
         self._lock = threading.Lock()  # process() from the caller and from a listen() thread
+        self._ended = False  # flush() ended the stream: the next frame starts a new one
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, runtime: str = "auto", *, num_threads: int | None = 1,
@@ -133,6 +116,8 @@ class Recognizer:
         of conf/stream/default.yaml (threshold=0.8, class_thresholds={"stop": 0.6}, hop_ms=50, ...);
         those not given take the values calibrated into the model, else the defaults. `num_threads`
         caps torch's (numpy's BLAS) threads, process-wide: one small window per hop gains nothing from more.
+        A missing path, or a folder without a model in it, raises FileNotFoundError; a file that is
+        not a model, or one the runtime cannot read, ValueError (speechseq.errors.CheckpointError).
 
         >>> Recognizer.load(runtime="numpy", threshold=0.8).settings.smoothing.threshold
         0.8
@@ -141,6 +126,12 @@ class Recognizer:
         settings_from_config(stream_options)  # bad values fail before the model loads
         classifier, chosen, path = load_model(checkpoint, runtime, num_threads)
         return cls(classifier, settings_for(classifier, stream_options), runtime=chosen, checkpoint=path)
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's name, speechseq version, labels, training data and calibrated detector, as
+        stored in it: the same on every runtime (speechseq.deploy.model_info)."""
+        return model_info(getattr(self.classifier, "metadata", None), self.checkpoint)
 
     @property
     def labels(self) -> list[str]:
@@ -164,11 +155,12 @@ class Recognizer:
 
     @property
     def latest_scores(self) -> dict[str, float]:
-        """The raw posteriors of the latest hop of the stream ({} before the first)."""
+        """The raw posteriors of the latest hop of the stream ({} before the first; a window of digital
+        silence: `_silence_` at 1.0, see `silence_gate_dbfs` in docs/api.md)."""
         probs = self.stream.probs
         return {} if probs is None else {lab: float(p) for lab, p in zip(self.classifier.labels, probs)}
 
-    def classify(self, audio, sample_rate: int = 16000) -> Classification:
+    def classify(self, audio: AudioLike, sample_rate: float = 16000) -> Classification:
         """One clip of any length -> its Classification (`label`, `score`, `scores`); no stream state.
 
         Shorter than the model's window (1 s): zero-padded at the end, as in training. Longer: the
@@ -182,39 +174,76 @@ class Recognizer:
         ('_silence_', True)
         """
         wave = clip_at_rate(audio, sample_rate, self.sample_rate)
-        return classify_wave(self.classifier, wave, self._window_samples, self.stream.hop_frames)
+        return classify_wave(self.classifier, wave, self._window_samples, self.stream.hop_frames, self.stream.gate)
 
     def classify_file(self, path: str | Path) -> Classification:
-        """`classify` a sound file (any format soundfile reads, any rate and channel count)."""
+        """`classify` a sound file (any format soundfile reads, any rate and channel count).
+
+        A missing file raises FileNotFoundError, one that is not audio OSError, samples the model
+        cannot use (NaN, floats far beyond full scale) ValueError: all speechseq.audio.AudioReadError.
+        """
         from speechseq.audio import read_audio
 
-        return classify_wave(self.classifier, read_audio(path, self.sample_rate), self._window_samples,
-                             self.stream.hop_frames)
+        if not isinstance(path, (str, Path)):
+            hint = "; for samples use classify(audio, sample_rate)" if not isinstance(path, bytes) else ""
+            raise TypeError(f"classify_file: expected a path (str or pathlib.Path), got {type(path).__name__}{hint}")
+        return classify_wave(self.classifier, read_audio(path, self.sample_rate, strict=True), self._window_samples,
+                             self.stream.hop_frames, self.stream.gate)
 
     @property
     def _window_samples(self) -> int:
         return round(self.settings.window_ms * self.sample_rate / 1000)
 
-    def process(self, frame, sample_rate: int = 16000) -> list[KeywordDetection]:
+    def process(self, frame: AudioLike, sample_rate: float = 16000, *, final: bool = False) -> list[KeywordDetection]:
         """The next frame of a stream (any length, int16 or float) -> the words detected in it.
 
         Frames must keep one sample rate until `reset()`. Detections are rare: one per word said.
+        `final=True`: the input ends with this frame (see `flush`).
 
         >>> import numpy as np
         >>> r = Recognizer.load(runtime="numpy")
         >>> [r.process(np.zeros(1280, np.int16)) for _ in range(3)]
         [[], [], []]
         """
-        samples = self._frames(frame, sample_rate)
+        samples = self._frames(frame, sample_rate) if not self._ended else None
         with self._lock:
+            if samples is None:  # the first frame after flush(): a new stream
+                self._restart()
+                samples = self._frames(frame, sample_rate)
             fired = self.stream.feed(samples)
-        return [KeywordDetection(d.label, d.score, d.time_ms / 1000.0) for d in fired]
+        detections = self._keyword_detections(fired)
+        return detections + self.flush() if final else detections
+
+    def flush(self) -> list[KeywordDetection]:
+        """The input has ended (a file, a pipe): the words its last second still holds.
+
+        A word at the very end is otherwise never reported, since the detector needs the audio after
+        it; flush feeds digital silence until no window holds the input, so that word is scored as
+        one followed by more audio would be (its detection may lie up to a second past the end). The
+        next `process` starts a new stream at time 0; until then `latest_scores` and `stream` keep
+        the ended one's.
+        """
+        with self._lock:
+            if self._ended:
+                return []
+            tail = self._frames.finish()  # what the resampler still holds
+            fired = self.stream.feed(tail) if tail.size else []
+            fired += self.stream.flush()
+            self._ended = True
+        return self._keyword_detections(fired)
+
+    def _keyword_detections(self, fired: list[Detection]) -> list[KeywordDetection]:
+        return [KeywordDetection.from_detection(d, self.classifier.labels) for d in fired]
 
     def reset(self) -> None:
         """Forget the stream: the next frame starts a new one (its time 0)."""
         with self._lock:
-            self.stream.reset()
-            self._frames.reset()
+            self._restart()
+
+    def _restart(self) -> None:
+        self.stream.reset()
+        self._frames.reset()
+        self._ended = False
 
     def listen(self, on_detection: Callable[[KeywordDetection], object], device: int | str | None = None, *,
                block_ms: float = 50.0, source=None) -> Listening:
@@ -222,8 +251,9 @@ class Recognizer:
 
         `device`: an input device index or name (None: the default input). `source`: any
         speechseq.streaming.sources AudioSource to read instead (e.g. WavFileSource(path,
-        realtime=True)). Starts a new stream (reset). Raises SourceError when there is no microphone,
-        no sounddevice package or no PortAudio, saying what to install. Stop with `.stop()`, or:
+        realtime=True)); when a file ends, its last words are flushed (`flush`). Starts a new stream
+        (reset). Raises SourceError when there is no microphone, no sounddevice package or no
+        PortAudio, saying what to install. Stop with `.stop()`, or:
 
             with r.listen(lambda d: print(d.label)):
                 time.sleep(60)
@@ -233,7 +263,7 @@ class Recognizer:
 
             source = MicrophoneSource(device, block_ms=block_ms, sample_rate=self.sample_rate)
         self.reset()
-        return Listening(self.process, source, on_detection).start()
+        return Listening(self.process, source, on_detection, flush=self.flush).start()
 
     def __repr__(self) -> str:
         smoothing = self.settings.smoothing

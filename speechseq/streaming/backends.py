@@ -110,9 +110,13 @@ def check_runtime_fits(checkpoint: str | Path, runtime: str) -> None:
                               f"use runtime=torch or runtime=numpy, or export it with speechseq-export and give the .onnx")
 
 
+PRETRAINED = "pretrained"  # checkpoint=pretrained: the shipped model, as no checkpoint at all
+
+
 def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:
-    """The checkpoint to use: the one given, else the packaged pretrained model for `runtime`."""
-    if checkpoint:
+    """The checkpoint to use: the one given, else (None, or `pretrained` where no such file is) the
+    packaged pretrained model for `runtime`."""
+    if checkpoint and not (str(checkpoint) == PRETRAINED and not Path(PRETRAINED).exists()):
         return str(checkpoint)
     try:
         from speechseq.deploy.pretrained import default_checkpoint

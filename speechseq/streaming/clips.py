@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from speechseq.streaming.frontend import frame_features
+from speechseq.streaming.silence import SilenceGate
 from speechseq.streaming.smoothing import NON_KEYWORDS
 
 WINDOWS_PER_CALL = 64  # bounds memory on long clips; one call per 6 s of audio at a 100 ms hop
@@ -59,8 +60,11 @@ def decisive_window(probs: np.ndarray, labels: list[str]) -> int:
     return int(candidates[np.argmax(probs[candidates].max(axis=1))])
 
 
-def classify_wave(classifier, wave: np.ndarray, window_samples: int, hop_frames: int) -> Classification:
-    """Mono float32 `wave` at the classifier's rate -> its Classification (see the module docstring)."""
+def classify_wave(classifier, wave: np.ndarray, window_samples: int, hop_frames: int,
+                  gate: SilenceGate | None = None) -> Classification:
+    """Mono float32 `wave` at the classifier's rate -> its Classification (see the module docstring).
+
+    `gate`: windows of digital silence are `_silence_` without the model (speechseq.streaming.silence)."""
     spec = classifier.frontend
     if len(wave) < window_samples:
         wave = np.pad(wave, (0, window_samples - len(wave)))
@@ -68,6 +72,8 @@ def classify_wave(classifier, wave: np.ndarray, window_samples: int, hop_frames:
     window_frames = spec.num_frames(window_samples)
     starts = window_starts(len(features), window_frames, hop_frames)
     probs = window_probabilities(classifier, features, starts, window_frames)
+    if gate is not None and gate.active:
+        probs = gate.apply(np.stack([features[s:s + window_frames] for s in starts]), probs).astype(np.float64)
     best = decisive_window(probs, classifier.labels)
     chosen = probs[best]
     top = int(chosen.argmax())

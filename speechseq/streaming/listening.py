@@ -1,7 +1,8 @@
 """A recognizer fed by an audio source in a background thread: what `Recognizer.listen` returns.
 
 The thread reads blocks from the source (the microphone by default), runs them through the
-recognizer and calls `on_detection` for each detection, in that thread. An exception, in the
+recognizer and calls `on_detection` for each detection, in that thread; when the source ends by
+itself (a file), `flush` gives the words at its very end. An exception, in the
 source (a microphone unplugged) or in the callback, ends the listening; `stop()` (or leaving the
 `with` block) raises it in the caller, so no error is lost.
 """
@@ -22,8 +23,9 @@ class Listening:
     whether the thread still reads audio; `wait(timeout)` blocks until the source ends (a file).
     """
 
-    def __init__(self, process: Callable, source, on_detection: Callable):
+    def __init__(self, process: Callable, source, on_detection: Callable, flush: Callable | None = None):
         self._process = process
+        self._flush = flush
         self.source = source
         self._on_detection = on_detection
         self._stop_requested = threading.Event()
@@ -48,8 +50,11 @@ class Listening:
         try:
             for block in self.source:
                 if self._stop_requested.is_set():
-                    break
+                    return
                 for detection in self._process(block, rate):
+                    self._on_detection(detection)
+            if self._flush is not None and not self._stop_requested.is_set():  # the input ended
+                for detection in self._flush():
                     self._on_detection(detection)
         except BaseException as exc:  # noqa: BLE001  (any of them is handed to the caller by stop())
             self.error = exc

@@ -5,6 +5,9 @@ or speech embeddings every 80 ms for features=speech_embedding, whose hops then 
 and its posteriors go to the smoother. An optional front-end stage (`settings.front_end`,
 speechseq.streaming.enhance: dereverberation) changes the samples before the log-mel. Hops fall
 on fixed frame indices, so the detections do not depend on how the audio was cut into blocks.
+A window quieter than `silence_gate_dbfs` is `_silence_` without asking the model
+(speechseq.streaming.silence). `flush()` ends the input: zeros until the last window holds none of
+it, so a word at the very end is scored as any other.
 
 A classifier is any object with `labels`, `frontend` (FrontendSpec) and
 `__call__(features[frames, n_mels]) -> probabilities[n_classes]`. One that also has
@@ -24,6 +27,7 @@ from speechseq.streaming.calibration_store import calibration_of
 from speechseq.streaming.enhance import FrontEnd, FrontEndSettings
 from speechseq.streaming.frontend import incremental_frontend
 from speechseq.streaming.samples import mono_block
+from speechseq.streaming.silence import SILENCE_GATE_DBFS, SilenceGate
 from speechseq.streaming.smoothing import Detection, PosteriorSmoother, SmoothingConfig
 
 MODES = ("window", "stateful", "auto")
@@ -34,6 +38,7 @@ class StreamSettings:
     hop_ms: float = 100.0
     window_ms: float = 1000.0
     mode: str = "window"     # window | stateful | auto (stateful when the model allows it)
+    silence_gate_dbfs: float = SILENCE_GATE_DBFS  # quieter windows are _silence_; -inf: off
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     front_end: FrontEndSettings = field(default_factory=FrontEndSettings)  # stream.enhance
 
@@ -44,6 +49,9 @@ class StreamSettings:
             raise ValueError(f"stream.window_ms must be at least 100, got {self.window_ms}")
         if self.mode not in MODES:
             raise ValueError(f"stream.mode={self.mode!r}: choose one of {list(MODES)}")
+        if not self.silence_gate_dbfs <= 0:  # NaN too
+            raise ValueError(f"stream.silence_gate_dbfs must be at most 0 dBFS (-inf turns the gate off), "
+                             f"got {self.silence_gate_dbfs}")
 
 
 def hop_and_window_frames(spec, hop_ms: float, window_ms: float) -> tuple[int, int]:
@@ -73,7 +81,8 @@ class StreamingRecognizer:
                              "and a runtime that carries its state; use stream.mode=window")
         self.stateful = settings.mode == "stateful" or (settings.mode == "auto" and supports_stateful(classifier))
         self.ring = FrameRing(self.window_frames, spec.feature_dim)
-        self.smoother = PosteriorSmoother(classifier.labels, settings.smoothing)
+        self.gate = SilenceGate(list(classifier.labels), spec, settings.silence_gate_dbfs)
+        self.smoother = PosteriorSmoother(classifier.labels, settings.smoothing, window_ms=settings.window_ms)
         self.hop_seconds: list[float] = []  # compute time per hop (classifier + smoother)
         self.probs: np.ndarray | None = None  # the latest raw posteriors
         self.level_dbfs = -120.0
@@ -105,14 +114,27 @@ class StreamingRecognizer:
         """Mono samples at the frontend's rate -> detections that fired within them.
 
         Float samples in [-1, 1] as the sources give them, or int16 PCM, scaled by 1/32768 as the
-        microphone path scales it; other dtypes, NaN/inf and several channels raise ValueError
-        (speechseq.streaming.samples says why: int16 taken as floats used to detect nothing).
+        microphone path scales it; other dtypes, NaN/inf, floats beyond +-2 and several channels raise
+        ValueError (speechseq.streaming.samples says why: int16 taken as floats used to detect nothing).
         """
         samples = mono_block(samples, "StreamingRecognizer.feed")
         if samples.size:
             rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
             self.level_dbfs = 20 * np.log10(max(rms, 1e-6))
         self._samples_in += samples.size
+        return self._push(samples)
+
+    def flush_samples(self) -> int:
+        """Zeros `flush` feeds: a window and two hops, so the last hop's window holds none of the input
+        (and a peak detector sees the score fall)."""
+        return round((self.settings.window_ms + 2 * self.settings.hop_ms) * self.spec.sample_rate / 1000)
+
+    def flush(self) -> list[Detection]:
+        """The input has ended: the detections its last words give when followed by digital silence,
+        as a word followed by more audio would be scored. Not counted in `samples_seen` or the level."""
+        return self._push(np.zeros(self.flush_samples(), np.float32))
+
+    def _push(self, samples: np.ndarray) -> list[Detection]:
         if self.front_end.active:
             t0 = time.perf_counter()
             samples = self.front_end.push(samples)
@@ -141,12 +163,15 @@ class StreamingRecognizer:
 
     def _hop(self, last_frame: int) -> Detection | None:
         t0 = time.perf_counter()
-        if self.stateful:
+        silent = self.gate.silent(self.ring.window())
+        if self.stateful:  # the state steps on, silent or not
             pending = np.concatenate(self._pending_state_frames)
             self._pending_state_frames = []
             probs = self.classifier.step(pending)
         else:
-            probs = self.classifier(self.ring.window())
+            probs = None if silent else self.classifier(self.ring.window())
+        if silent and (probs is not None or not self.stateful):
+            probs = self.gate.probs
         det = None
         if probs is not None:
             self.probs = np.asarray(probs)
@@ -211,6 +236,7 @@ def settings_from_config(knobs, calibration: dict | None = None) -> StreamSettin
         return getattr(defaults, key) if value is None else value
 
     return StreamSettings(hop_ms=float(get("hop_ms")), window_ms=float(get("window_ms")), mode=str(get("mode")),
+                          silence_gate_dbfs=float(get("silence_gate_dbfs")),
                           smoothing=smoothing_from_config(knobs, calibration),
                           front_end=front_end_from_config(knobs))
 

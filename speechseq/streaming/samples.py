@@ -3,7 +3,7 @@
 Integer PCM is scaled the way the microphone path scales it: `MicrophoneSource` asks PortAudio for
 float32, and PortAudio turns the device's int16 into float by dividing by 32768; `StdinPcmSource`
 divides raw PCM by 32768 too. So int16 frames and the float frames a microphone gives are the same
-numbers. Floats are taken as they are (full scale is 1.0).
+numbers. Floats (full scale 1.0) follow the rule files follow too (speechseq.audio.checked_floats).
 
 A 2-D array is several channels, averaged to mono. Channels-last `(samples, channels)` is what
 soundfile and sounddevice give; channels-first `(channels, samples)` is what torchaudio gives. An
@@ -12,27 +12,55 @@ axis of at most MAX_CHANNELS is the channel axis, the last axis when both are th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Union
+
 import numpy as np
 
-from speechseq.audio import MIN_SAMPLE_RATE, to_mono_16k
+from speechseq.audio import EXPECTED, FLOAT_PEAK_LIMIT, MIN_SAMPLE_RATE, checked_floats, to_mono_16k  # noqa: F401
+
+# What `Recognizer.classify` and `process` take: a numpy array, or a list of samples (ints are
+# int16 PCM, floats are in [-1, 1]); for type checkers (see docs/api.md, "What audio is accepted").
+AudioLike = Union[np.ndarray, Sequence[float], Sequence[int], Sequence[Sequence[float]], Sequence[Sequence[int]]]
 
 PCM_SCALES = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
 MAX_CHANNELS = 8
-# Float audio beyond this is not a waveform in [-1, 1] but integer PCM stored as floats (a silent
-# failure otherwise: the model hears a wall of noise and detects nothing).
-FLOAT_PEAK_LIMIT = 2.0
-EXPECTED = "int16 PCM or float samples in [-1, 1]"
+INT16_RANGE = (-32768, 32767)
 
 
-def pcm_to_float(samples, what: str = "audio", check_peak: bool = True) -> np.ndarray:
-    """int16/int32 PCM or float samples -> float32 in [-1, 1]; anything else raises ValueError.
+class AudioTypeError(TypeError, ValueError):
+    """Audio of a type that holds no samples (bytes, text, objects). A TypeError, and a ValueError as
+    every other refusal of `classify`/`process` is."""
 
-    `check_peak`: refuse floats beyond FLOAT_PEAK_LIMIT (an application's audio; the command-line
-    sources pass loud float files through as they always have)."""
+
+def as_array(samples, what: str) -> np.ndarray:
+    """`samples` as a numpy array; a list of Python ints becomes int16 PCM (np.asarray would make it
+    int64, whose scale is ambiguous), when every value fits."""
+    if isinstance(samples, (bytes, bytearray, memoryview)):
+        raise AudioTypeError(f"{what}: expected {EXPECTED} as a numpy array, got {type(samples).__name__}; raw "
+                             f"16-bit PCM bytes? np.frombuffer(data, np.int16) makes the array")
+    if isinstance(samples, str):
+        raise AudioTypeError(f"{what}: expected {EXPECTED} as a numpy array, got a str; a file name? use "
+                             f"classify_file(path)")
     try:
         array = np.asarray(samples)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
         raise ValueError(f"{what}: expected {EXPECTED} as a numpy array, got {type(samples).__name__} ({exc})") from None
+    if not isinstance(samples, np.ndarray) and array.dtype.kind in "iu" and array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < INT16_RANGE[0] or high > INT16_RANGE[1]:
+            raise ValueError(f"{what}: a list of ints is taken as int16 PCM, but it reaches {max(-low, high)}; "
+                             f"give a numpy array of its own dtype (int32 PCM: np.asarray(x, np.int32))")
+        array = array.astype(np.int16)
+    return array
+
+
+def pcm_to_float(samples, what: str = "audio") -> np.ndarray:
+    """int16/int32 PCM or float samples -> float32 in [-1, 1]; anything else raises ValueError.
+
+    Floats follow the rule files follow too (speechseq.audio.checked_floats): NaN or inf refused,
+    beyond +-FLOAT_PEAK_LIMIT refused, up to it clipped."""
+    array = as_array(samples, what)
     kind = array.dtype.kind
     if kind == "f":
         floats = array.astype(np.float32, copy=False)
@@ -41,17 +69,13 @@ def pcm_to_float(samples, what: str = "audio", check_peak: bool = True) -> np.nd
     elif kind in "iu":
         raise ValueError(f"{what}: expected {EXPECTED}, got {array.dtype} samples, whose scale is ambiguous; "
                          f"convert PCM with .astype(np.int16) or give floats in [-1, 1]")
+    elif kind in "SUO":
+        raise AudioTypeError(f"{what}: expected {EXPECTED}, got an array of dtype {array.dtype} "
+                             f"({type(samples).__name__})")
     else:
         raise ValueError(f"{what}: expected {EXPECTED}, got an array of dtype {array.dtype} "
                          f"({type(samples).__name__})")
-    if floats.size:
-        peak = float(np.max(np.abs(floats)))
-        if not np.isfinite(peak):
-            raise ValueError(f"{what}: expected {EXPECTED}, got NaN or infinite samples")
-        if check_peak and kind == "f" and peak > FLOAT_PEAK_LIMIT:
-            raise ValueError(f"{what}: expected {EXPECTED}, got float samples reaching {peak:g}; integer "
-                             f"PCM stored as floats? Give it as int16, or divide by 32768")
-    return floats
+    return checked_floats(floats, what, is_float=kind == "f")
 
 
 def channel_axis(shape: tuple[int, ...]) -> int:
@@ -89,7 +113,7 @@ def check_sample_rate(sample_rate, what: str = "sample_rate") -> int:
 
 def mono_block(samples, what: str = "samples") -> np.ndarray:
     """A block for the streaming loop: mono (1-D, or 2-D with one channel), possibly empty."""
-    floats = pcm_to_float(samples, what, check_peak=False)
+    floats = pcm_to_float(samples, what)
     if floats.ndim == 1:
         return floats
     if floats.ndim == 2 and 1 in floats.shape:
@@ -130,6 +154,12 @@ class FrameInput:
     def reset(self) -> None:
         self._rate: int | None = None
         self._resampler = None
+
+    def finish(self) -> np.ndarray:
+        """The samples the resampler still holds at the end of a stream (none at the model's rate)."""
+        if self._resampler is None:
+            return np.zeros(0, np.float32)
+        return self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
 
     def __call__(self, frame, sample_rate: int) -> np.ndarray:
         rate = check_sample_rate(sample_rate)

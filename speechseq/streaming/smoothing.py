@@ -13,14 +13,20 @@ word said twice is reported twice. `detector=peak` fires on the same crossing bu
 peak: it holds the candidate while the pooled top score still rises (a stronger class, `_unknown_`
 included, takes the candidate over) and reports the held class with its peak score at the first
 hop the top score falls, one hop after the crossing at best.
-`_silence_` and `_unknown_` take part (they end a word, they take the top), but are never reported.
+`_silence_` and `_unknown_` take part (they end a word, they take the top), but are never reported
+(and take no threshold of their own).
+A detection's `score` is the pooled score of the hop it fired at: with `recognize_commands` the
+first hop above the threshold, so it sits just above it; `peak` reports the highest one. It also
+carries every class's pooled score then (`scores`) and, given the classifier's window, where the
+word is as the pooled windows see it: the stretch of audio that every pooled window whose top class
+was the word holds (`start_ms`..`end_ms`).
 `temperature` rescales the posteriors (p ** (1 / T), renormalised) before pooling.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -59,6 +65,9 @@ class SmoothingConfig:
             raise ValueError(f"stream.temperature must be positive, got {self.temperature}")
         object.__setattr__(self, "class_thresholds", tuple(sorted(dict(self.class_thresholds).items())))
         for label, value in self.class_thresholds:
+            if label in NON_KEYWORDS:
+                raise ValueError(f"stream.class_thresholds.{label}: {label} is never reported, so a threshold for "
+                                 f"it would change nothing; give thresholds for words only")
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"stream.class_thresholds.{label} must be within 0..1, got {value}")
 
@@ -71,7 +80,11 @@ class SmoothingConfig:
 class Detection:
     time_ms: float   # when the detection fired, from the start of the audio
     label: str
-    score: float
+    score: float     # the pooled score of the hop it fired at (see the module docstring)
+    # what else was known when it fired (not part of a detection's identity: == compares the above)
+    start_ms: float | None = field(default=None, compare=False)  # the word as the pooled windows see it
+    end_ms: float | None = field(default=None, compare=False)    # (None: the window was not given)
+    scores: tuple[float, ...] = field(default=(), compare=False)  # every class's pooled score, labels' order
 
     def csv_row(self) -> str:
         return f"{self.time_ms:.0f},{self.label},{self.score:.4f}"
@@ -85,10 +98,22 @@ def class_threshold_vector(labels: list[str], config: SmoothingConfig) -> np.nda
     return np.array([per_class.get(lab, config.threshold) for lab in labels], dtype=np.float64)
 
 
+def word_span(hits_ms: list[float], fired_ms: float, window_ms: float) -> tuple[float, float]:
+    """Where a word is, from the hops (their window's end times) whose top class was it: the audio
+    every one of their windows holds; the firing hop's window when they share none."""
+    if not hits_ms:
+        return fired_ms - window_ms, fired_ms
+    start, end = max(hits_ms) - window_ms, min(hits_ms)
+    return (start, end) if start < end else (fired_ms - window_ms, fired_ms)
+
+
 class PosteriorSmoother:
-    def __init__(self, labels: list[str], config: SmoothingConfig = SmoothingConfig()):
+    def __init__(self, labels: list[str], config: SmoothingConfig = SmoothingConfig(),
+                 window_ms: float | None = None):
+        """`window_ms`: the audio each posterior was computed on, for the detections' word span."""
         self.labels = list(labels)
         self.config = config
+        self.window_ms = window_ms
         self._reportable = np.array([lab not in NON_KEYWORDS for lab in self.labels])
         self._thresholds = class_threshold_vector(self.labels, config)
         self._rivals = np.flatnonzero(~self._reportable)  # the margin is taken over these
@@ -148,7 +173,16 @@ class PosteriorSmoother:
             self._last_label, self._rearmed = top, False
             return None
         self._last_label, self._last_time, self._rearmed = top, time_ms, False
-        return Detection(time_ms=time_ms, label=self.labels[top], score=score)
+        return self._detection(time_ms, top, score)
+
+    def _detection(self, time_ms: float, cls: int, score: float) -> Detection:
+        """A Detection of class `cls` at `time_ms`, with the pooled scores and the word's span."""
+        start = end = None
+        if self.window_ms is not None:
+            hits = [t for t, p in self._queue if int(np.argmax(p)) == cls]
+            start, end = word_span(hits, time_ms, self.window_ms)
+        return Detection(time_ms=time_ms, label=self.labels[cls], score=score, start_ms=start, end_ms=end,
+                         scores=tuple(float(x) for x in self.smoothed))
 
     def _peak(self, time_ms: float, top: int, score: float, confident: bool) -> Detection | None:
         """Hold a firing class while the pooled top score still rises (a stronger class, _unknown_
@@ -162,7 +196,7 @@ class PosteriorSmoother:
             self._last_label, self._rearmed = cls, top != cls or not confident
             if not self._reportable[cls]:
                 return None
-            return Detection(time_ms=time_ms, label=self.labels[cls], score=best)
+            return self._detection(time_ms, cls, best)
         if self._decide(time_ms, top, score, confident) is not None:
             self._pending = (top, score)
         return None

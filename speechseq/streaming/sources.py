@@ -2,7 +2,8 @@
 
 - WavFileSource: any soundfile-readable file, any rate or channel count, as fast as possible
   or paced like a microphone (`realtime=True`).
-- StdinPcmSource: raw signed 16-bit little-endian mono PCM at 16 kHz (arecord, sox, ffmpeg).
+- StdinPcmSource (speechseq.streaming.stdin_source, which also reads WAV and FLAC from stdin): raw
+  PCM, signed 16-bit little-endian mono at 16 kHz unless told otherwise (arecord, sox, ffmpeg).
 - MicrophoneSource: a sounddevice InputStream whose callback only copies blocks into a queue.
 
 All of them count `overflows` (audio lost because the consumer fell behind) and have `close()`.
@@ -11,13 +12,14 @@ All of them count `overflows` (audio lost because the consumer fell behind) and 
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
+
+from speechseq.audio import AudioReadError, InvalidAudioError, checked_floats, read_audio
 
 SAMPLE_RATE = 16000
 
@@ -65,7 +67,9 @@ class _Pacer:
 
 
 class WavFileSource(AudioSource):
-    """A sound file, converted to mono at 16 kHz, in blocks of `block_ms`."""
+    """A sound file, converted to mono at 16 kHz, in blocks of `block_ms`. Its samples are held to
+    the API's rule (speechseq.audio.checked_floats): NaN, or floats far past full scale, raise
+    InvalidAudioError (a ValueError) naming the file."""
 
     def __init__(self, path: str | Path, block_ms: float = 100.0, realtime: bool = False,
                  sample_rate: int = SAMPLE_RATE):
@@ -82,6 +86,7 @@ class WavFileSource(AudioSource):
         except Exception as exc:  # soundfile raises several types for unreadable files
             raise SourceError(f"{self.path}: cannot read as audio ({exc})") from None
         self.duration_s = self.info.frames / self.info.samplerate if self.info.samplerate else 0.0
+        self._is_float = self.info.subtype in ("FLOAT", "DOUBLE")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         import soundfile as sf
@@ -90,63 +95,19 @@ class WavFileSource(AudioSource):
         rate = self.info.samplerate
         try:
             if rate == self.sample_rate:
-                blocks = (np.nan_to_num(_to_mono(b)).astype(np.float32)
+                blocks = (_to_mono(checked_floats(b, str(self.path), self._is_float, InvalidAudioError))
                           for b in sf.blocks(str(self.path), blocksize=self.block, dtype="float32", always_2d=True))
             else:  # resampled whole (the filter needs the neighbours of every block), as read_audio does offline
-                from speechseq.audio import AudioReadError, read_audio
-
-                try:
-                    wave = read_audio(self.path, self.sample_rate)
-                except AudioReadError as exc:
-                    raise SourceError(str(exc)) from None
+                wave = read_audio(self.path, self.sample_rate, strict=True)
                 blocks = (wave[i:i + self.block] for i in range(0, len(wave), self.block))
             for block in blocks:
                 if pacer:
                     pacer.wait(len(block))
                 yield block
         except (RuntimeError, ValueError) as exc:  # a file truncated mid-way
-            if isinstance(exc, SourceError):
+            if isinstance(exc, (SourceError, AudioReadError)):  # unusable samples: the API's own message
                 raise
             raise SourceError(f"{self.path}: decoding failed mid-file ({exc})") from None
-
-
-class StdinPcmSource(AudioSource):
-    """Raw s16le mono PCM at 16 kHz from a byte stream (stdin by default).
-
-    Reads whatever is available (up to one block), so a live pipe is processed promptly. An odd
-    byte is kept until its partner arrives; one left over at the end is dropped and counted in
-    `dropped_bytes`.
-    """
-
-    def __init__(self, stream: BinaryIO | None = None, block_ms: float = 100.0, realtime: bool = False):
-        self.stream = stream if stream is not None else sys.stdin.buffer
-        self.block_bytes = 2 * max(1, round(block_ms * SAMPLE_RATE / 1000))
-        self.realtime = realtime
-        self.dropped_bytes = 0
-        self.samples_read = 0
-
-    def _read(self) -> bytes:
-        read1 = getattr(self.stream, "read1", None)
-        return read1(self.block_bytes) if read1 else self.stream.read(self.block_bytes)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        pacer = _Pacer(SAMPLE_RATE) if self.realtime else None
-        carry = b""
-        while True:
-            chunk = self._read()
-            if not chunk:
-                break
-            data = carry + chunk
-            usable = len(data) - len(data) % 2
-            carry = data[usable:]
-            if not usable:
-                continue
-            samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
-            self.samples_read += samples.size
-            if pacer:
-                pacer.wait(samples.size)
-            yield samples
-        self.dropped_bytes = len(carry)
 
 
 # --- microphone ---------------------------------------------------------------------------------
@@ -288,3 +249,6 @@ class MicrophoneSource(AudioSource):
             self.stream.close()
         except Exception:  # a device that vanished may refuse to stop; nothing left to save
             pass
+
+
+from speechseq.streaming.stdin_source import StdinPcmSource  # noqa: E402,F401  (importable from here too)

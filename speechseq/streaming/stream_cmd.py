@@ -1,6 +1,8 @@
 """`speechseq-stream`: a speechseq.Recognizer over a file or stdin; detections as CSV.
 
 `speechseq-stream checkpoint=PATH input=FILE.wav|- [output=FILE.csv] [realtime=true] [runtime=torch|onnx|numpy]`
+On stdin: a WAV or FLAC file, or raw s16le PCM (`stream.input_rate`, `stream.input_channels`). When the
+input ends the recognizer is flushed, so a word at its very end is reported too.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from pathlib import Path
 from speechseq.cli import hydra_entry, run_guarded
 from speechseq.streaming.api import recognizer_for_config
 from speechseq.streaming.recognizer import hop_timing_summary, settings_from_config
-from speechseq.streaming.sources import SAMPLE_RATE, StdinPcmSource, WavFileSource
+from speechseq.streaming.sources import WavFileSource
+from speechseq.streaming.stdin_source import open_stdin
 
 CSV_HEADER = "time_ms,label,score"
 
 
-def open_source(input_path: str, sample_rate: int, block_ms: float, realtime: bool, stdin=None):
+def open_source(input_path: str, sample_rate: int, block_ms: float, realtime: bool, stdin=None,
+                raw_rate: int = 16000, raw_channels: int = 1):
+    """The file, or stdin (a sound file or raw PCM at `raw_rate` Hz, `raw_channels` channels)."""
     if input_path == "-":
-        if sample_rate != SAMPLE_RATE:
-            raise ValueError(f"input=- carries {SAMPLE_RATE} Hz PCM, but the model wants {sample_rate} Hz; "
-                             f"give a WAV file instead")
-        return StdinPcmSource(stdin, block_ms=block_ms, realtime=realtime)
+        return open_stdin(stdin, block_ms, realtime, raw_rate, raw_channels)
     return WavFileSource(input_file(input_path), block_ms=block_ms, realtime=realtime, sample_rate=sample_rate)
 
 
@@ -44,37 +46,65 @@ def run_stream(cfg, classifier=None, stdin=None, stdout=None, stderr=None) -> di
     """
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if not cfg.input:
-        raise ValueError("pass input=FILE.wav, or input=- for raw 16-bit 16 kHz mono PCM on stdin")
+        raise ValueError("pass input=FILE.wav, or input=- for a WAV/FLAC file or raw 16-bit PCM on stdin")
     settings_from_config(cfg.stream)  # bad knobs, and a missing input, fail before the model loads
     if cfg.input != "-":
         input_file(cfg.input)
     recognizer = recognizer_for_config(cfg, classifier)  # null knobs: the model's calibrated values
-    source = open_source(cfg.input, recognizer.sample_rate, cfg.block_ms, cfg.realtime, stdin)
+    source = open_source(cfg.input, recognizer.sample_rate, cfg.block_ms, cfg.realtime, stdin,
+                         cfg.stream.input_rate, cfg.stream.input_channels)
     out = open(cfg.output, "w", newline="") if cfg.output else stdout
-    detections, compute_s, interrupted = [], 0.0, False
+    writer = DetectionWriter(out)
+    compute_s, interrupted = 0.0, False
     wall0 = time.perf_counter()
     try:
-        print(CSV_HEADER, file=out, flush=True)
         try:
             for block in source:
                 t0 = time.perf_counter()
-                fired = recognizer.process(block, source.sample_rate)
+                fired = process_block(recognizer, block, source.sample_rate, cfg.input)
                 compute_s += time.perf_counter() - t0
-                for det in fired:  # written at once: a pipe reader sees it live, an interrupt loses nothing
-                    print(csv_row(det), file=out, flush=True)
-                detections.extend(fired)
+                writer.write(fired)  # at once: a pipe reader sees it live, an interrupt loses nothing
         except KeyboardInterrupt:
             interrupted = True
+        if not interrupted:  # the input ended: its last word is scored as any other
+            writer.write(recognizer.flush())
     finally:
         source.close()
         if out is not stdout:
             out.close()
-    summary = stream_summary(recognizer, source, detections, compute_s, time.perf_counter() - wall0, interrupted)
+    summary = stream_summary(recognizer, source, writer.detections, compute_s, time.perf_counter() - wall0,
+                             interrupted)
     print(format_summary(summary), file=stderr)
     if summary["dropped_bytes"]:
-        print("speechseq-stream: warning: input ended with an odd byte (half a 16-bit sample); dropped it",
-              file=stderr)
+        print(f"speechseq-stream: warning: input ended with {summary['dropped_bytes']} odd byte(s), part of a "
+              f"sample; dropped them", file=stderr)
     return summary
+
+
+class DetectionWriter:
+    """The CSV header once the first block was accepted (a refused input prints nothing), then rows."""
+
+    def __init__(self, out):
+        self.out, self.detections, self.started = out, [], False
+
+    def write(self, fired: list) -> None:
+        if not self.started:
+            print(CSV_HEADER, file=self.out, flush=True)
+            self.started = True
+        for det in fired:
+            print(csv_row(det), file=self.out, flush=True)
+        self.detections.extend(fired)
+
+
+def process_block(recognizer, block, sample_rate: int, input_name: str) -> list:
+    """`recognizer.process`, its refusal of the samples naming the input and where in it."""
+    try:
+        return recognizer.process(block, sample_rate)
+    except ValueError as exc:
+        if str(exc).startswith(input_name):  # the file source already named it
+            raise
+        at = recognizer.stream.samples_seen / recognizer.sample_rate
+        raise ValueError(f"input={input_name} at {at:.1f} s: {exc}") from None
 
 
 def csv_row(det) -> str:
