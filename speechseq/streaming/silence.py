@@ -7,7 +7,8 @@ rooms and the training's silence clips (-75 dBFS and up) are `_silence_`. So a w
 below `silence_gate_dbfs` (default -80 dBFS, RMS over the window, within the log-mel's band) is
 given the posteriors of certain silence (1.0 for `_silence_`) without asking the model. The level is
 read from the log-mel window the model would see, so the live loop, clips and the offline replay
-gate the same windows. `silence_gate_dbfs=-inf` turns the gate off.
+gate the same windows. `silence_gate_dbfs=-inf` turns the gate off; a model on the speech embedding
+(features=speech_embedding) has no gate.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class SilenceGate:
 
     def __init__(self, labels: list[str], spec: FrontendSpec, gate_dbfs: float = SILENCE_GATE_DBFS):
         self.spec, self.gate_dbfs = spec, float(gate_dbfs)
-        self.active = SILENCE in labels and self.gate_dbfs > -math.inf
+        # the level is read from a log-mel window; the speech embedding's features are no power spectrum
+        self.active = SILENCE in labels and self.gate_dbfs > -math.inf and getattr(spec, "kind", "logmel") == "logmel"
         self.probs = np.zeros(len(labels), np.float32)
         if SILENCE in labels:
             self.probs[labels.index(SILENCE)] = 1.0
