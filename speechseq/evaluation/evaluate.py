@@ -148,7 +148,8 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
         from speechseq.evaluation.plots import plot_confusion
 
         cm = report["confusion_matrix"]
-        title = f"{report.get('split', '')} accuracy {report['accuracy']:.3f} (n={report['n']})"
+        balanced = f", class-balanced {report['balanced_accuracy']:.3f}" if "balanced_accuracy" in report else ""
+        title = f"{report.get('split', '')} accuracy {report['accuracy']:.3f}{balanced} (n={report['n']})"
         plot_confusion(cm["matrix"], cm["labels"], out_dir / ("confusion.png" if name == "report" else f"{name}_confusion.png"), title)
         if report.get("noise"):
             from speechseq.evaluation.plots import plot_noise_curve

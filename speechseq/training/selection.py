@@ -56,6 +56,6 @@ def best_summary(history: list[dict], best_epoch: int, select_on: str) -> dict:
 
 
 def validation_counts(split, indices: np.ndarray) -> dict:
-    """How many clips, classes and speakers the validation figures rest on."""
+    """How many clips and speakers the validation figures rest on."""
     speakers = {s for s in clip_speakers(split, indices) if s is not None}
     return {"val_n": int(len(indices)), "val_speakers": len(speakers)}
