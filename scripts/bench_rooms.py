@@ -3,10 +3,11 @@
 step of experiment=mini (waveform augmentation, log-mel, SpecAugment, BiLSTM forward + backward +
 AdamW, batch 64) with augment.room_prob=0 and with room_prob (default 0.5), alternating A B A B
 so both see the same machine. With --speed-factors both sides have the rooms and B adds speed
-perturbation (augment.speed_factors) instead; with --ema-decay B adds the weight average's update
-after each optimiser step (optim.ema_decay).
+perturbation (augment.speed_factors) instead, with --pitch-semitones pitch perturbation
+(augment.pitch_semitones); with --ema-decay B adds the weight average's update after each optimiser
+step (optim.ema_decay).
 
-    python scripts/bench_rooms.py [--room-prob 0.5] [--speed-factors 0.9,1.0,1.1 | --ema-decay 0.999]
+    python scripts/bench_rooms.py [--room-prob 0.5] [--speed-factors 0.9,1.0,1.1 | --pitch-semitones -2,2 | --ema-decay 0.999]
                                   [--steps 20] [--threads 1] [--bank-size 500] [--bf16]
 
 The bank (RT60 0.2-1.0 s, 0.5-5 m, as augment=far) comes from ~/.cache/speechseq/rirs when a run
@@ -37,11 +38,12 @@ MINI_RECIPE = dict(time_shift_ms=100.0, noise_prob=0.8, snr_db=(-5.0, 25.0), gai
 
 
 def step_fn(room_prob: float, bank, batch: int, bf16: bool, speed_factors: tuple[float, ...] = (),
-            ema_decay: float = 0.0):
+            ema_decay: float = 0.0, pitch: tuple[float, float] | None = None):
     g = torch.Generator().manual_seed(0)
     noise = NoiseBank(torch.randn(64, 16000, generator=g) * 0.05)
     aug = WaveAugment(noise, 16000, WaveAugmentConfig(room_prob=room_prob, speed_factors=speed_factors,
-                                                      **MINI_RECIPE), 0, 1, rooms=bank if room_prob > 0 else None)
+                                                      pitch_semitones=pitch, **MINI_RECIPE), 0, 1,
+                      rooms=bank if room_prob > 0 else None)
     frontend, masks = LogMel(FrontendSpec()), SpecAugment()
     model = RecurrentClassifier(ModelSpec(n_inputs=40, n_classes=12, frame_stack=2, pooling="attention"))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -82,13 +84,18 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--bank-size", type=int, default=500)
     ap.add_argument("--speed-factors", default="", help="e.g. 0.9,1.0,1.1: compare rooms against rooms + speed")
+    ap.add_argument("--pitch-semitones", default="", help="e.g. -2,2: compare rooms against rooms + pitch shifts")
     ap.add_argument("--ema-decay", type=float, default=0.0, help="e.g. 0.999: compare rooms against rooms + weight average")
     ap.add_argument("--bf16", action="store_true", help="autocast as trainer.precision=auto does on a bf16 CPU")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     bank = load_or_build_bank(RoomSpec(size=a.bank_size), "~/.cache/speechseq")
     speed = tuple(float(x) for x in a.speed_factors.split(",") if x)
-    if speed:
+    pitch = tuple(float(x) for x in a.pitch_semitones.split(",")) if a.pitch_semitones else None
+    if pitch:
+        steps = {f"room_prob {a.room_prob:g}": step_fn(a.room_prob, bank, a.batch, a.bf16),
+                 f"+ pitch_semitones {list(pitch)}": step_fn(a.room_prob, bank, a.batch, a.bf16, pitch=pitch)}
+    elif speed:
         steps = {f"room_prob {a.room_prob:g}": step_fn(a.room_prob, bank, a.batch, a.bf16),
                  f"+ speed_factors {list(speed)}": step_fn(a.room_prob, bank, a.batch, a.bf16, speed)}
     elif a.ema_decay > 0:

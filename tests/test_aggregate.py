@@ -29,6 +29,24 @@ def test_aggregate_reads_every_run_and_gives_mean_and_spread(tmp_path, capsys):
     assert len(saved["runs"]) == 2 and saved["stats"]["best_val_acc"]["mean"] == pytest.approx(0.85)
 
 
+def test_aggregate_gives_the_class_balanced_figures_and_reads_runs_from_before_them(tmp_path, capsys):
+    _run(tmp_path / "old", 0.8, 0.90, {10.0: 0.80})  # no balanced figures, chosen on plain accuracy
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "summary.json").write_text(json.dumps({"best_val_acc": 0.9, "best_val_balanced_acc": 0.85,
+                                                  "select_on": "balanced_accuracy", "epochs_completed": 3}))
+    (new / "test_report.json").write_text(json.dumps(
+        {"accuracy": 0.94, "balanced_accuracy": 0.91, "noise": [{"snr_db": 10.0, "accuracy": 0.84,
+                                                                  "balanced_accuracy": 0.8}]}))
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s), best epoch chosen on validation accuracy / balanced_accuracy" in out
+    stats = json.loads((tmp_path / "aggregate.json").read_text())["stats"]
+    assert stats["best_val_balanced_acc"] == {"mean": 0.85, "std": 0.0, "min": 0.85, "max": 0.85, "n": 1}
+    assert stats["test_balanced"]["mean"] == 0.91 and stats["test_balanced_10dB"]["mean"] == 0.8
+    assert stats["test_clean"]["n"] == 2 and "select_on" not in stats
+
+
 def test_no_finished_runs_is_one_clear_error(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert "no finished runs" in capsys.readouterr().err

@@ -225,3 +225,53 @@ def test_the_card_says_when_per_class_thresholds_went_over_the_budget():
         assert "they went over the false-alarm budget on the other" in " ".join(line.split())
     line = model_card._detector_line({**cal, "per_class": {"used": False, "held_out_gains_pct": [0.5, 2.0]}})
     assert "they gained +0.5 and +2 points" in line
+
+
+def _balanced_run(root) -> dict:
+    """_fake_run's reports as a run chosen on the class-balanced figure writes them (intervals, speakers)."""
+    run = _fake_run(root)
+    summary_path, report_path = run["run_dir"] / "summary.json", run["run_dir"] / "test_report.json"
+    summary, report = json.loads(summary_path.read_text()), json.loads(report_path.read_text())
+    summary.update({"select_on": "balanced_accuracy", "best_val_balanced_acc": 0.8912345678,
+                    "best_val_balanced_ci": [0.86123456, 0.92123456], "val_n": 799, "val_speakers": 301})
+    for i, m in enumerate(report["per_class"].values()):
+        m.update({"recall_ci": [0.4812345, 0.8112345], "speakers": 20 + i})
+    report.update({"balanced_accuracy": 0.9412345678, "balanced_accuracy_ci": [0.921234567, 0.961234567],
+                   "classes": 12, "speakers": 250})
+    for r in report["noise"]:
+        r["balanced_accuracy"] = r["accuracy"] - 0.0512345
+    summary_path.write_text(json.dumps(summary))
+    report_path.write_text(json.dumps(report))
+    agg = json.loads(run["aggregate_json"].read_text())
+    agg["stats"].update({k: agg["stats"]["test_clean"] for k in ("best_val_balanced_acc", "test_balanced",
+                                                                  "test_balanced_20dB")})
+    run["aggregate_json"].write_text(json.dumps(agg))
+    return run
+
+
+def test_card_gives_the_class_balanced_figures_with_intervals_clips_and_speakers(tmp_path):
+    card = model_card.render_model_card(**_balanced_run(tmp_path), data_root="../mini", command="x", date="2026-12-03")
+    assert_tidy(card)
+    assert "| Epochs | 120 (best class-balanced validation accuracy at epoch 113) |" in card
+    assert ("| Class-balanced accuracy (mean recall over 12 classes) | validation 89.12 % (95 % CI 86.1-92.1 %); "
+            "**test 94.12 %** (95 % CI 92.1-96.1 %) |") in card
+    assert "| Clips and speakers behind the figures | validation: 799 clips from 301 speakers; test: 785 clips " \
+           "from 250 speakers (speakers: the file names' part before `_nohash_`" in card
+    assert "| yes | 91.2 | 66.7 | 77.8 | 28 | 48.1-81.1 % | 22 |" in card  # recall interval, speakers per class
+    assert "| test clips | accuracy | class-balanced |" in card and "| clean | 96.18 % | 94.12 % |" in card
+    seeds = _section(card, "## The recipe over 3 seeds")
+    assert "| validation, class-balanced (best epoch) | 91.12 |" in seeds
+    assert "| test, clean, class-balanced | 91.12 |" in seeds and "| test, class-balanced, 20 dB SNR | 91.12 |" in seeds
+
+
+def test_card_of_a_run_from_before_the_balanced_figure_computes_it_from_the_per_class_recall(tmp_path):
+    """The shipped model's reports have per-class recall and clips, no balanced figure, no speakers."""
+    card = model_card.render_model_card(**_fake_run(tmp_path), data_root="../mini", command="x", date="2026-12-03")
+    assert_tidy(card)
+    # every class recall 2/3 of 28 clips: mean recall 66.67 %; each class's Wilson interval from
+    # round(2/3 * 28) = 19 of 28 clips right: 49.3-82.1 %
+    assert "validation not recorded (a run from before the figure); **test 66.67 %** (95 % CI 61.9-71.5 %) |" in card
+    assert "| validation: not recorded; test: 785 clips (speakers not recorded) |" in card
+    assert "| yes | 91.2 | 66.7 | 77.8 | 28 | 49.3-82.1 % | - |" in card
+    assert "| Epochs | 120 (best validation accuracy at epoch 113) |" in card
+    assert "| test clips | accuracy |\n|---|---:|\n" in card  # no balanced column without the figure

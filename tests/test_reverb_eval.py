@@ -19,7 +19,8 @@ from tests.conftest import compose_config
 from tests.console import assert_one_error_line, run_main
 
 SR = 16000
-ROW_KEYS = {"rt60_s", "distance_m", "snr_db", "accuracy", "macro_f1", "n"}
+ROW_KEYS = {"rt60_s", "distance_m", "snr_db", "accuracy", "accuracy_ci", "balanced_accuracy", "balanced_accuracy_ci",
+            "macro_f1", "n"}
 # three rooms per RT60 simulate in about a second, then come from the test's cache folder
 FEW_ROOMS = ["reverb_rooms=3", "reverb_distance=[1.0,3.0]"]
 

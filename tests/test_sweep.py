@@ -19,7 +19,8 @@ def test_train_main_returns_the_objective(train_cfg, tmp_path):
     cfg = train_cfg("trainer.test_after_training=false", epochs=1)
     value = train_main.__wrapped__(cfg)  # the function under @hydra.main, as a sweeper's job calls it
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert isinstance(value, float) and value == summary["best_val_acc"]
+    # the best epoch's figure by trainer.select_on (class-balanced validation accuracy by default)
+    assert isinstance(value, float) and value == summary["best_val_score"] == summary["best_val_balanced_acc"]
 
 
 @pytest.mark.slow
@@ -38,6 +39,6 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(synthetic_root, tmp_path)
     assert 0.0005 <= result["best_params"]["optim.lr"] <= 0.01
     trials = sorted(p.name for p in sweep_dir.glob("trial_*"))
     assert trials == ["trial_0", "trial_1"]
-    best = max(yaml.safe_load(open(sweep_dir / t / "summary.json"))["best_val_acc"] for t in trials)
+    best = max(yaml.safe_load(open(sweep_dir / t / "summary.json"))["best_val_score"] for t in trials)
     assert result["best_value"] == pytest.approx(best)
     assert not (sweep_dir / "trial_0" / "test_report.json").exists()  # chosen on validation only

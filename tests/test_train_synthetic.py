@@ -27,6 +27,11 @@ def test_loss_falls_and_outputs_are_written(trained):
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert rows[-1]["train_loss"] < rows[0]["train_loss"] * 0.8
     assert summary["best_val_acc"] > 1 / 12 * 2  # well above chance on the synthetic tones
+    # the best checkpoint is the first epoch with the best class-balanced validation accuracy
+    balanced = [r["val_balanced_acc"] for r in rows]
+    assert summary["select_on"] == "balanced_accuracy" and summary["best_epoch"] == 1 + balanced.index(max(balanced))
+    assert summary["best_val_balanced_acc"] == summary["best_val_score"] == max(balanced)
+    assert summary["val_n"] > 0 and 0 < summary["val_speakers"] <= summary["val_n"]
     for name in ("checkpoints/best.safetensors", "checkpoints/last.pt", "test_report.json", "data_report.json",
                  "training_curves.png", "test_report_confusion.png", "summary.json"):
         assert (summary["output_dir"] / __import__("pathlib").Path(name)).exists(), name
@@ -40,13 +45,18 @@ def test_eval_writes_a_report_with_the_promised_fields(trained, tmp_path, capsys
     report = evaluate(ecfg)
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(report["accuracy"])
-    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "n"} <= saved.keys()
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "n", "balanced_accuracy", "balanced_accuracy_ci",
+            "speakers"} <= saved.keys()
+    assert all({"recall_ci", "speakers"} <= m.keys() for m in saved["per_class"].values())
     cm = saved["confusion_matrix"]
     assert sum(map(sum, cm["matrix"])) == saved["n"] and len(cm["labels"]) == 12
     assert (tmp_path / "confusion.png").stat().st_size > 1000
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"accuracy {report['accuracy']:.4f} (n={report['n']})"
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"accuracy {report['accuracy']:.4f} (n={report['n']})"
+    assert printed[-2].startswith(f"class-balanced accuracy {report['balanced_accuracy']:.4f} (95% CI ")
     # the test split is scored the same at the end of training and by speechseq-eval
     assert report["accuracy"] == pytest.approx(summary["test_acc"])
+    assert report["balanced_accuracy"] == pytest.approx(summary["test_balanced_acc"])
 
 
 def test_validation_split_is_available(trained, tmp_path):

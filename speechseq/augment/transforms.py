@@ -3,9 +3,10 @@
 Multi-condition training: each clip is shifted (far enough, sometimes, to leave only a fragment
 of the word, which is then labelled `_unknown_`), sometimes put in a room (convolved with an
 impulse response: speech across a room, not into a headset), mixed with background noise at an
-SNR drawn per clip, made louder or quieter, and optionally sped up or slowed down. Silence clips
-are background noise at a level drawn over a wide range, and a share of them digital silence (zeros,
-or one bit of dither: a muted microphone). On the features, each clip's frequency
+SNR drawn per clip, made louder or quieter, and optionally sped up or slowed down, or shifted in
+pitch at the same tempo (augment/pitch.py). Silence clips are background noise at a level drawn
+over a wide range, and a share of them digital silence (zeros, or one bit of dither: a muted
+microphone). On the features, each clip's frequency
 axis may be scaled (vocal tract length, augment/warp.py), and SpecAugment masks them.
 """
 
@@ -20,6 +21,7 @@ from torch import nn
 from speechseq.augment.rir_bank import RirBank
 from speechseq.augment.rooms import load_room_bank, put_in_rooms
 from speechseq.augment.eq import RandomEQ
+from speechseq.augment.pitch import pitch_perturb
 from speechseq.augment.warp import MelWarp
 from speechseq.data.splits import NoiseBank
 from speechseq.features.spec import FrontendSpec
@@ -47,6 +49,7 @@ class WaveAugmentConfig:
     fragment_max_kept: float = 0.5
     whole_min_kept: float = 0.8
     speed_factors: tuple[float, ...] = ()
+    pitch_semitones: tuple[float, float] | None = None  # pitch shift range, tempo kept (augment/pitch.py)
     room_prob: float = 0.0   # share of word clips put in a room (needs a RirBank)
 
     @classmethod
@@ -59,6 +62,7 @@ class WaveAugmentConfig:
                    silence_dbfs=pair(a.silence_dbfs), fragment_prob=a.fragment_prob,
                    fragment_shift_ms=pair(a.fragment_shift_ms), fragment_max_kept=a.fragment_max_kept,
                    whole_min_kept=a.whole_min_kept, speed_factors=tuple(float(f) for f in a.speed_factors),
+                   pitch_semitones=pair(a.pitch_semitones) if a.get("pitch_semitones") else None,
                    room_prob=a.room_prob)
 
 
@@ -139,6 +143,7 @@ class WaveAugment(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         is_silence = self._is(labels, self.silence_label)
         waves = speed_perturb(waves, self.cfg.speed_factors, self.sample_rate, generator)
+        waves = pitch_perturb(waves, self.cfg.pitch_semitones, self.sample_rate, is_silence, generator)
         waves, labels, weights = self._shift(waves, labels, is_silence, generator)
         waves = self._silence_levels(waves, is_silence, generator)
         waves = self._add_room(waves, is_silence, generator)

@@ -19,8 +19,10 @@ def _require(cond: bool, key: str, message: str) -> None:
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
 PREFETCH_MODES = ON_DEVICE_MODES  # trainer.prefetch: the same three
+SELECT_ON = ("balanced_accuracy", "accuracy")  # trainer.select_on
 RT60_LIMITS = (0.1, 2.0)      # augment.rt60, seconds: drier or more reverberant rooms are not simulated here
 MAX_TTS_TAKES = 10000        # data.tts_takes: synthetic takes of each own word
+PITCH_LIMITS = (-4.0, 4.0)    # augment.pitch_semitones: beyond a major third the phase vocoder's echo grows
 DISTANCE_LIMITS = (0.2, 8.0)  # augment.distance, metres: what fits in the rooms drawn (up to 12 x 10 m)
 
 
@@ -101,6 +103,7 @@ def validate_train(cfg) -> None:
     _require(t.log_every > 0, "trainer.log_every", "must be positive")
     _require(t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes", "must be positive (or null: no budget)")
     _require_mode(t.prefetch, "trainer.prefetch", PREFETCH_MODES)
+    _require_mode(t.select_on, "trainer.select_on", SELECT_ON)
     _require_rt60s(t.test_reverb_rt60, "trainer.test_reverb_rt60")
     validate_augment(cfg.augment)
     validate_calibration(cfg.calibration)
@@ -179,6 +182,8 @@ def validate_augment(a) -> None:
     _require(all(0.5 <= f <= 2.0 for f in a.speed_factors), "augment.speed_factors", "factors must be within 0.5..2")
     if a.vtlp:
         _require_range(a.vtlp, "augment.vtlp", low=0.7, high=1.4)
+    if a.pitch_semitones:
+        _require_range(a.pitch_semitones, "augment.pitch_semitones", *PITCH_LIMITS)
     _require(0 <= a.eq_db <= 24, "augment.eq_db", f"must be within 0..24 dB, got {a.eq_db}")
     _validate_rooms(a)
 

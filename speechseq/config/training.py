@@ -51,6 +51,7 @@ class AugmentConfig:
     whole_min_kept: float = 0.8
     speed_factors: List[float] = field(default_factory=list)
     vtlp: List[float] = field(default_factory=list)  # [low, high]: each clip's frequency axis scaled (vocal tract length)
+    pitch_semitones: List[float] = field(default_factory=list)  # [low, high]: pitch shifted, tempo kept (augment/pitch.py)
     eq_db: float = 0.0             # > 0: a smooth random EQ per clip, at most this many dB (0 = off)
     room_prob: float = 0.0         # share of word clips put in a room (reverberation); 0 = off
     rt60: List[float] = field(default_factory=lambda: [0.2, 1.0])      # simulated rooms' RT60 range (s)
@@ -110,6 +111,7 @@ class TrainerConfig:
     prefetch: str = "auto"         # next batch's augmentation + log-mel in a thread: auto (CPU with a spare core) | true | false
     init_from: Optional[str] = None  # start from this checkpoint's encoder (the head is new): a .safetensors | pretrained
     test_reverb_rt60: List[float] = field(default_factory=list)  # also score the test split in rooms of these RT60s (s)
+    select_on: str = "balanced_accuracy"  # the validation figure that picks best.safetensors: balanced_accuracy | accuracy
 
 
 @dataclass

@@ -42,9 +42,19 @@ class DatasetIndex:
         return {c.word for clips in self.splits.values() for c in clips}
 
 
+def speaker_of(filename: str | Path) -> str:
+    """The speaker id of a Speech Commands file name `<speaker>_nohash_<n>.wav` (a name without
+    `_nohash_` is its own speaker).
+
+    >>> speaker_of("yes/0a7c2a8d_nohash_1.wav")
+    '0a7c2a8d'
+    """
+    return re.sub(r"_nohash_.*$", "", Path(filename).name)
+
+
 def which_set(filename: str, validation_percentage: float = 10.0, testing_percentage: float = 10.0) -> str:
     """The dataset's own split rule: a stable hash of the speaker id (TensorFlow's `which_set`)."""
-    speaker = re.sub(r"_nohash_.*$", "", Path(filename).name)
+    speaker = speaker_of(filename)
     digest = int(hashlib.sha1(speaker.encode()).hexdigest(), 16)
     percentage = (digest % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
     if percentage < validation_percentage:

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from speechseq.deploy.card_data import describe_training_data
+from speechseq.deploy.card_balanced import balanced_rows, chosen_on, per_class_rows, seed_metric
 from speechseq.deploy.metadata import read_checkpoint_metadata
 from speechseq.deploy.pretrained import MODEL_NAME
 
@@ -32,10 +33,10 @@ work without a `checkpoint=`. It hears one second of audio and names the command
 | Parameters | {parameters:,} |
 | Input | {input} |
 | Training data | {training_data} |
-| Epochs | {epochs} (best validation accuracy at epoch {best_epoch}) |
+| Epochs | {epochs} ({chosen_on} at epoch {best_epoch}) |
 | Validation accuracy | {val_acc} |
 | **Test accuracy (mini test split)** | **{test_acc}** ({test_n:,} clips; macro F1 {macro_f1}) |
-| Files | `{name}.safetensors` (torch, numpy), `{name}.onnx` + `{name}.json` (onnxruntime) |
+{balanced}| Files | `{name}.safetensors` (torch, numpy), `{name}.onnx` + `{name}.json` (onnxruntime) |
 | Built | {date} with speechseq {version}, torch {torch} |
 
 ## How it was made
@@ -50,8 +51,8 @@ trained on the full dataset does better (the README's training section has that 
 
 {noise}{seeds}{streams}{farfield}## Per-class results (mini test split)
 
-| class | precision % | recall % | F1 % | test clips |
-|---|---:|---:|---:|---:|
+| class | precision % | recall % | F1 % | test clips | recall 95 % CI | speakers |
+|---|---:|---:|---:|---:|---:|---:|
 {per_class}
 
 ## Data licence
@@ -78,16 +79,21 @@ def noise_section(report: dict) -> str:
     """The test split in background noise, from test_report.json's "noise" rows (empty without them)."""
     if not (rows := report.get("noise")):
         return ""
+    table = ["| test clips | accuracy |", "|---|---:|", f"| clean | {pct(report['accuracy'])} |"]
+    table += [f"| {r['snr_db']:g} dB SNR | {pct(r['accuracy'])} |" for r in rows]
+    if all("balanced_accuracy" in r for r in [report, *rows]):  # reports from before the figure lack it
+        cells = [" class-balanced |", "---:|", *(f" {pct(r['balanced_accuracy'])} |" for r in [report, *rows])]
+        table = [line + cell for line, cell in zip(table, cells)]
     lines = ["## In background noise (mini test split)", "",
              "Word clips mixed with the dataset's `_background_noise_` at each signal-to-noise ratio (speech",
-             "power over noise power across the second; silence clips unchanged; seeded):", "",
-             "| test clips | accuracy |", "|---|---:|", f"| clean | {pct(report['accuracy'])} |"]
-    lines += [f"| {r['snr_db']:g} dB SNR | {pct(r['accuracy'])} |" for r in rows]
+             "power over noise power across the second; silence clips unchanged; seeded):", "", *table]
     return "\n".join(lines) + "\n\n"
 
 
 def _seed_metric(key: str) -> str | None:
     """aggregate.json's metric key as a row name: test_10dB -> 'test, 10 dB SNR'; None for other metrics."""
+    if "balanced" in key:
+        return seed_metric(key)
     if key.startswith("test_") and key.endswith("dB"):
         return f"test, {key[5:-2]} dB SNR"
     return {"best_val_acc": "validation (best epoch)", "test_clean": "test, clean"}.get(key)
@@ -237,16 +243,15 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     data = json.loads((run_dir / "data_report.json").read_text())
     meta = read_checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors", ValueError)
     model, frontend = meta["model"], meta["frontend"]
-    per_class = "\n".join(f"| {k} | {100 * v['precision']:.1f} | {100 * v['recall']:.1f} | {100 * v['f1']:.1f} | "
-                          f"{v['support']} |" for k, v in report["per_class"].items())
     return CARD_TEMPLATE.format(
         name=name, words=", ".join(meta["labels"][2:]), architecture=_architecture(model),
         parameters=int(summary["parameters"]), input=input_line(frontend),
         training_data=describe_training_data(data_root, _epoch_clips(data["splits"].get("train", {}))),
-        epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], val_acc=pct(summary["best_val_acc"]),
+        epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], chosen_on=chosen_on(summary),
+        balanced=balanced_rows(summary, report), val_acc=pct(summary["best_val_acc"]),
         test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
         date=date or datetime.date.today().isoformat(), version=__version__,
-        torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class, noise=noise_section(report),
+        torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class_rows(report), noise=noise_section(report),
         seeds=seeds_section(aggregate_json), farfield=farfield_section(farfield_json),
         streams=streams_section(streams_md) or trained_calibration_section(meta))
 

@@ -29,8 +29,8 @@ from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.deploy.checkpoint import LoadedModel, load_inference
 from speechseq.device import resolve_device
 from speechseq.errors import CheckpointError
-from speechseq.evaluation.inference import evaluation_indices, predict_split
-from speechseq.evaluation.metrics import classification_report, format_report_table
+from speechseq.evaluation.inference import clip_speakers, evaluation_indices, predict_split
+from speechseq.evaluation.metrics import add_speakers, balanced_line, classification_report, format_report_table
 from speechseq.evaluation.noise import format_noise_table, score_in_noise
 from speechseq.evaluation.open_world import evaluate_open_world, holds_no_commands
 from speechseq.evaluation.reverb import add_reverb_scores, format_reverb_table
@@ -66,6 +66,7 @@ def predict_and_score(loaded: LoadedModel, split: SplitData, noise: NoiseBank, d
     targets, probs = predict_split(loaded.model.to(device), frontend, split, indices, noise,
                                    batch_size, device, seed=seed, progress=progress)
     report = classification_report(targets, probs.argmax(axis=1), loaded.labels)
+    add_speakers(report, targets, clip_speakers(split, indices))
     report["split"] = split.name
     return report, Predictions(indices, targets, probs)
 
@@ -88,12 +89,14 @@ def add_noise_scores(report: dict, loaded: LoadedModel, split: SplitData, noise:
 
 
 def print_scores(report: dict, label: str = "accuracy") -> None:
-    """The per-class table, the accuracy line, and the noise and room tables when there are any."""
+    """The per-class table, the noise and room tables when there are any, the class-balanced line,
+    and last the accuracy line."""
     print(format_report_table(report))
     if report.get("noise"):
-        print(format_noise_table(report["accuracy"], report["noise"]))
+        print(format_noise_table(report["accuracy"], report["noise"], report.get("balanced_accuracy")))
     if report.get("reverb"):
-        print(format_reverb_table(report["accuracy"], report["reverb"]))
+        print(format_reverb_table(report["accuracy"], report["reverb"], report.get("balanced_accuracy")))
+    print(balanced_line(report, label.replace("accuracy", "class-balanced accuracy")))
     print(f"{label} {report['accuracy']:.4f} (n={report['n']})")
 
 
@@ -158,7 +161,8 @@ def write_report(report: dict, out_dir: str | Path, name: str = "report", plots:
         from speechseq.evaluation.plots import plot_confusion
 
         cm = report["confusion_matrix"]
-        title = f"{report.get('split', '')} accuracy {report['accuracy']:.3f} (n={report['n']})"
+        balanced = f", class-balanced {report['balanced_accuracy']:.3f}" if "balanced_accuracy" in report else ""
+        title = f"{report.get('split', '')} accuracy {report['accuracy']:.3f}{balanced} (n={report['n']})"
         plot_confusion(cm["matrix"], cm["labels"], out_dir / ("confusion.png" if name == "report" else f"{name}_confusion.png"), title)
         if report.get("noise"):
             from speechseq.evaluation.plots import plot_noise_curve

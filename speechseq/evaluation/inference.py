@@ -16,6 +16,14 @@ def evaluation_indices(split: SplitData, seed: int) -> np.ndarray:
     return split.draw(np.random.default_rng(seed))
 
 
+def clip_speakers(split: SplitData, indices: np.ndarray) -> list[str | None]:
+    """The speaker of each scored clip (`data.layout.speaker_of`); None for a silence slot drawn from noise."""
+    from speechseq.data.layout import speaker_of
+    from speechseq.data.splits import SILENCE_INDEX
+
+    return [None if i == SILENCE_INDEX else speaker_of(split.paths[i]) for i in np.asarray(indices).tolist()]
+
+
 @torch.no_grad()
 def predict_split(model: torch.nn.Module, frontend: torch.nn.Module, split: SplitData, indices: np.ndarray,
                   noise: NoiseBank, batch_size: int, device: torch.device, seed: int = 0,

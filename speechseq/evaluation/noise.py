@@ -12,7 +12,7 @@ import torch
 from speechseq.augment.transforms import mix_at_snr
 from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.evaluation.inference import evaluation_indices, predict_split
-from speechseq.evaluation.metrics import classification_report
+from speechseq.evaluation.metrics import classification_report, headline_scores
 
 
 class NoiseAtSnr:
@@ -35,7 +35,7 @@ class NoiseAtSnr:
 def score_in_noise(model: torch.nn.Module, frontend: torch.nn.Module, labels: list[str], split: SplitData,
                    noise: NoiseBank, snrs, device: torch.device, batch_size: int = 512, seed: int = 0,
                    progress: bool = False) -> list[dict]:
-    """One row per SNR: {snr_db, accuracy, macro_f1, n}; [] without background noise."""
+    """One row per SNR: {snr_db, accuracy, balanced_accuracy (with their _ci), macro_f1, n}; [] without background noise."""
     if len(noise) == 0 or not len(snrs):
         return []
     indices = evaluation_indices(split, seed)
@@ -45,12 +45,23 @@ def score_in_noise(model: torch.nn.Module, frontend: torch.nn.Module, labels: li
         targets, probs = predict_split(model, frontend, split, indices, noise, batch_size, device, seed=seed,
                                        progress=progress, transform=transform)
         report = classification_report(targets, probs.argmax(1), labels)
-        rows.append({"snr_db": float(snr), "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-                     "n": report["n"]})
+        rows.append({"snr_db": float(snr), **headline_scores(report)})
     return rows
 
 
-def format_noise_table(clean_accuracy: float, rows: list[dict]) -> str:
-    lines = [f"{'condition':<12} {'accuracy':>8}", f"{'clean':<12} {clean_accuracy:>8.4f}"]
-    lines += [f"{str(round(r['snr_db'], 1)) + ' dB SNR':<12} {r['accuracy']:>8.4f}" for r in rows]
-    return "\n".join(lines)
+def format_noise_table(clean_accuracy: float, rows: list[dict], clean_balanced: float | None = None) -> str:
+    """Accuracy per condition; a class-balanced column too when given the clean figure and rows that have it."""
+    balanced = clean_balanced is not None and all("balanced_accuracy" in r for r in rows)
+    conditions = ["clean", *(f"{round(r['snr_db'], 1)} dB SNR" for r in rows)]
+    return "\n".join(accuracy_table_lines("condition", conditions, [clean_accuracy, *(r["accuracy"] for r in rows)],
+                                          [clean_balanced, *(r["balanced_accuracy"] for r in rows)] if balanced else None))
+
+
+def accuracy_table_lines(header: str, conditions: list[str], accuracy: list[float],
+                         balanced: list[float] | None = None) -> list[str]:
+    """A condition column, then accuracy (and class-balanced accuracy when given), 4 decimals."""
+    width = max(12, len(header), *(len(c) for c in conditions))
+    lines = [f"{header:<{width}} {'accuracy':>8}" + (f" {'balanced':>8}" if balanced else "")]
+    for i, condition in enumerate(conditions):
+        lines.append(f"{condition:<{width}} {accuracy[i]:>8.4f}" + (f" {balanced[i]:>8.4f}" if balanced else ""))
+    return lines

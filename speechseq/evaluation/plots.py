@@ -60,6 +60,8 @@ def plot_training_curves(metrics_jsonl: str | Path, path: str | Path) -> None:
     ax_loss.set_ylabel("loss (cross-entropy, nats)")
     ax_acc.plot(epochs, [r["train_acc"] for r in rows], marker="o", label="train")
     ax_acc.plot(epochs, [r["val_acc"] for r in rows], marker="o", label="validation")
+    if all("val_balanced_acc" in r for r in rows):
+        ax_acc.plot(epochs, [r["val_balanced_acc"] for r in rows], marker="o", label="validation, class-balanced")
     ax_acc.set_ylabel("accuracy (fraction of clips)")
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")

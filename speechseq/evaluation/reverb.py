@@ -20,8 +20,8 @@ from speechseq.augment.rooms import put_in_rooms
 from speechseq.data.splits import NoiseBank, SplitData
 from speechseq.deploy.checkpoint import LoadedModel
 from speechseq.evaluation.inference import evaluation_indices, predict_split
-from speechseq.evaluation.metrics import classification_report
-from speechseq.evaluation.noise import NoiseAtSnr
+from speechseq.evaluation.metrics import classification_report, headline_scores
+from speechseq.evaluation.noise import NoiseAtSnr, accuracy_table_lines
 from speechseq.features.logmel import frontend_module
 
 CPU = torch.device("cpu")
@@ -78,7 +78,7 @@ def score_in_rooms(model: torch.nn.Module, frontend: torch.nn.Module, labels: li
                    batch_size: int = 512, seed: int = 0, progress: bool = False, sample_rate: int = 16000,
                    cache_dir: str | Path | None = None) -> list[dict]:
     """Per RT60 a row in the room alone, then one per SNR in the room with noise (none without noise):
-    {rt60_s, distance_m: [lo, hi], snr_db (None: no noise), accuracy, macro_f1, n}."""
+    {rt60_s, distance_m: [lo, hi], snr_db (None: no noise), accuracy, balanced_accuracy (with their _ci), macro_f1, n}."""
     indices = evaluation_indices(split, seed)
     with_noise = [float(s) for s in snrs] if len(noise) else []
     rows = []
@@ -92,8 +92,7 @@ def score_in_rooms(model: torch.nn.Module, frontend: torch.nn.Module, labels: li
                                            progress=progress, transform=transform)
             report = classification_report(targets, probs.argmax(1), labels)
             rows.append({"rt60_s": float(rt60), "distance_m": [float(distance[0]), float(distance[1])],
-                         "snr_db": snr, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-                         "n": report["n"]})
+                         "snr_db": snr, **headline_scores(report)})
     return rows
 
 
@@ -118,10 +117,11 @@ def reverb_condition(row: dict) -> str:
     return room if row["snr_db"] is None else f"{room} + {round(row['snr_db'], 1)} dB SNR"
 
 
-def format_reverb_table(clean_accuracy: float, rows: list[dict]) -> str:
+def format_reverb_table(clean_accuracy: float, rows: list[dict], clean_balanced: float | None = None) -> str:
+    """Accuracy per room condition; a class-balanced column too when given the clean figure and rows that have it."""
     low, high = rows[0]["distance_m"] if rows else (0.0, 0.0)
-    header = f"condition (talker {low:g}-{high:g} m away)"
-    width = max(len(header), *(len(reverb_condition(r)) for r in rows)) if rows else len(header)
-    lines = [f"{header:<{width}} {'accuracy':>8}", f"{'clean':<{width}} {clean_accuracy:>8.4f}"]
-    lines += [f"{reverb_condition(r):<{width}} {r['accuracy']:>8.4f}" for r in rows]
-    return "\n".join(lines)
+    balanced = clean_balanced is not None and all("balanced_accuracy" in r for r in rows)
+    return "\n".join(accuracy_table_lines(f"condition (talker {low:g}-{high:g} m away)",
+                                          ["clean", *(reverb_condition(r) for r in rows)],
+                                          [clean_accuracy, *(r["accuracy"] for r in rows)],
+                                          [clean_balanced, *(r["balanced_accuracy"] for r in rows)] if balanced else None))

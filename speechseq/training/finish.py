@@ -18,6 +18,7 @@ from speechseq.evaluation.reverb import add_reverb_scores
 from speechseq.fsutil import atomic_write_text
 from speechseq.training.calibration import calibrate_after_training
 from speechseq.training.distributed import DistInfo, StopFlag
+from speechseq.training.selection import best_summary, validation_counts
 from speechseq.training.setup import Run, Trainer
 
 log = logging.getLogger("speechseq.training.train")
@@ -26,7 +27,8 @@ log = logging.getLogger("speechseq.training.train")
 def finish_run(tr: Trainer, run: Run, stop: StopFlag, t_begin: float, t_start: float) -> dict:
     """Summary; on a completed run the best checkpoint scored on the test split, and the plots."""
     dist = tr.dist
-    summary = {"status": run.status, "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
+    summary = {"status": run.status, **best_summary(run.history, run.best_epoch, tr.cfg.trainer.select_on),
+               **validation_counts(tr.val_split, tr.val_indices), "best_epoch": run.best_epoch,
                "parameters": tr.n_params, "precision": tr.step.precision_name(), "epochs_completed": len(run.history),
                "train_seconds": time.perf_counter() - t_start, "best_checkpoint": str(run.best_path),
                "last_checkpoint": str(run.last_path), "output_dir": str(run.out_dir)}
@@ -75,7 +77,9 @@ def _test_report(tr: Trainer, run: Run) -> dict:
     report.update({"checkpoint": str(run.best_path), "epoch": run.best_epoch})
     write_report(report, run.out_dir, name="test_report")
     print_scores(report, label="test accuracy")
-    extra = {"test_acc": report["accuracy"], "test_n": report["n"]}
+    extra = {"test_acc": report["accuracy"], "test_balanced_acc": report["balanced_accuracy"],
+             "test_balanced_ci": report["balanced_accuracy_ci"], "test_n": report["n"],
+             "test_speakers": report.get("speakers")}
     if report.get("noise"):
         extra["test_noise"] = {str(r["snr_db"]): r["accuracy"] for r in report["noise"]}
     if report.get("reverb"):

@@ -39,6 +39,7 @@ from speechseq.training.data import (
 from speechseq.training.distributed import DistInfo, init_distributed
 from speechseq.training.feed import use_prefetch
 from speechseq.training.run_log import RunLogger
+from speechseq.training.selection import resumed_best_score
 from speechseq.training.step import (
     NonFiniteWatch,
     TrainStep,
@@ -127,8 +128,10 @@ def start_run(cfg: DictConfig) -> tuple[DistInfo, torch.device, Run]:
         for tmp in remove_stale_temporaries(out_dir / "checkpoints"):
             log.info("removed %s, left by a run killed while writing", tmp.name)
     if state is not None:
-        run.start_epoch, run.best_val = int(state["epoch"]), float(state["best_val_acc"])
-        run.best_epoch, run.history = int(state["best_epoch"]), [json.loads(r) for r in state["history"]]
+        run.start_epoch, run.best_epoch = int(state["epoch"]), int(state["best_epoch"])
+        run.history = [json.loads(r) for r in state["history"]]
+        # by this run's trainer.select_on, which may not be the one the state was saved under
+        run.best_val = resumed_best_score(run.history, run.best_epoch, t.select_on)
     return dist, device, run
 
 

@@ -49,6 +49,7 @@ from speechseq.training.distributed import (
 from speechseq.training.feed import epoch_generator, feature_batches
 from speechseq.training.finish import finish_run
 from speechseq.training.run_log import RunLogger  # noqa: F401  (tests patch it here)
+from speechseq.training.selection import score_of, validation_scores
 from speechseq.training.setup import Run, Trainer, build_trainer, start_run
 from speechseq.training.step import (  # noqa: F401  (re-exported)
     NonFiniteLossError,
@@ -137,26 +138,30 @@ def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -
     targets, probs = predict_split(tr.eval_model, tr.frontend, tr.val_split, tr.val_indices, tr.val_noise,
                                    tr.cfg.trainer.eval_batch_size, tr.device, seed=tr.cfg.data.seed)
     val_seconds = time.perf_counter() - t_val
-    val_acc = float((probs.argmax(1) == targets).mean())
-    row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc,
+    val = validation_scores(targets, probs, tr.data.label_set.names)
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, **val,
            "lr": lr, "epoch_seconds": time.perf_counter() - t_epoch}
     run.history.append(row)
-    improved = val_acc > run.best_val
+    score = score_of(row, tr.cfg.trainer.select_on)
+    improved = score > run.best_val
     if improved:
-        run.best_val, run.best_epoch = val_acc, epoch + 1
+        run.best_val, run.best_epoch = score, epoch + 1
     if tr.budget is not None:
         _replan(tr, epoch + 1, row["epoch_seconds"], val_seconds)
     if not tr.dist.is_main:
         return
     tr.runlog.epoch(row)
-    log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f%s  (%.1f s)", epoch + 1, tr.planned_epochs(),
-             train_loss, train_acc, val_acc, "  *best*" if improved else "", row["epoch_seconds"])
+    log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  balanced %.4f%s  (%.1f s)", epoch + 1,
+             tr.planned_epochs(), train_loss, train_acc, val["val_acc"], val["val_balanced_acc"],
+             "  *best*" if improved else "", row["epoch_seconds"])
     if improved:
         save_inference(run.best_path, tr.eval_model, tr.data.label_set.names, tr.data.spec, extra={
-            "epoch": epoch + 1, "metrics": {"val_acc": val_acc, "train_acc": train_acc},
+            "epoch": epoch + 1, "metrics": {"val_acc": val["val_acc"], "val_balanced_acc": val["val_balanced_acc"],
+                                            "train_acc": train_acc},
             "parameters": tr.n_params, "config": inference_config(tr.config_json)})
     state = {"epoch": epoch + 1, "model": tr.model.state_dict(), "optimizer": tr.step.optimizer.state_dict(),
-             "scaler": tr.step.scaler.state_dict(), "best_val_acc": run.best_val, "best_epoch": run.best_epoch,
+             "scaler": tr.step.scaler.state_dict(), "best_epoch": run.best_epoch, "select_on": tr.cfg.trainer.select_on,
+             "best_val_acc": run.best_val,  # the best epoch's figure by select_on (the key is older than it)
              "history": [json.dumps(r) for r in run.history], "config": tr.config_json}
     if tr.average is not None:
         state["ema"] = tr.average.state_dict()
@@ -260,7 +265,7 @@ def _out_of_time(tr: Trainer, step: int) -> bool:
 
 @hydra_entry("train")
 def main(cfg: DictConfig) -> float | None:
-    """Returns the best validation accuracy: the objective Hydra's Optuna sweeper maximises."""
+    """Returns the best epoch's validation figure (trainer.select_on): the objective Hydra's Optuna sweeper maximises."""
     result: dict = {}
 
     def run() -> int:
@@ -274,7 +279,7 @@ def main(cfg: DictConfig) -> float | None:
         return 0
 
     run_guarded("speechseq-train", run, debug=cfg.debug)
-    return result.get("best_val_acc")
+    return result.get("best_val_score")
 
 
 if __name__ == "__main__":
