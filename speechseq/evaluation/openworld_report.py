@@ -23,7 +23,7 @@ from speechseq.evaluation.openworld import (
     sound_clips,
     taken_for_commands,
 )
-from speechseq.evaluation.openworld_stream import evaluate_open_stream, stream_pools
+from speechseq.evaluation.openworld_stream import best_within, evaluate_open_stream, stream_pools
 from speechseq.fsutil import atomic_write_text
 from speechseq.streaming.open_stream import OpenStreamRecipe
 
@@ -122,4 +122,11 @@ def format_openworld(r: dict) -> str:
                  f"{s['other_words_firing_pct']:.1f} % of {s['other_words']} other words fire, "
                  f"{s['detections_per_hour_of_talk']:.0f} detections per hour of talk ({s['talk_minutes']:.1f} min), "
                  f"{s['false_alarms_per_hour']:.0f} false alarms per hour overall")
+    for key, budget, what in (("false_alarms_per_hour", 30, "false alarms/h overall"),
+                              ("detections_per_hour_of_talk", 30, "detections/h of talk")):
+        row = best_within(s.get("curve", []), key, budget)
+        if row:
+            lines.append(f"  curve: at <= {budget} {what}: {row['correct_pct']:.1f} % correct (threshold "
+                         f"{row['threshold']:.3f}, {row['other_words_firing_pct']:.1f} % other words, "
+                         f"{row['detections_per_hour_of_talk']:.0f}/h talk, {row['false_alarms_per_hour']:.0f}/h overall)")
     return "\n".join(lines)

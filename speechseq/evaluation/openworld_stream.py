@@ -91,7 +91,28 @@ def evaluate_open_stream(classifier, settings, pools: StreamPools, out_dir: Path
     report = score_open_stream(track, detections, out_dir / "words.csv", out_dir / "talk.csv",
                                {str(p) for p in pools.others})
     report["by_label"] = _fired_by_label(detections, track.keywords)
+    report["curve"] = open_world_curve(track, settings.smoothing, out_dir, {str(p) for p in pools.others})
     return report
+
+
+def open_world_curve(track, smoothing, out_dir: Path, others: set[str], thresholds=None) -> list[dict]:
+    """The stored detector re-run at each threshold: commands correct, other words firing and
+    detections per hour of talk, so two models can be compared at the same false-alarm rate."""
+    from speechseq.streaming.sweep import DEFAULT_THRESHOLDS
+
+    rows = []
+    for thr in thresholds or DEFAULT_THRESHOLDS:
+        r = score_open_stream(track, track.detections(smoothing.with_threshold(thr)), out_dir / "words.csv",
+                              out_dir / "talk.csv", others)
+        rows.append({"threshold": float(thr), **{k: r[k] for k in (
+            "correct_pct", "wrong_pct", "false_alarms_per_hour", "other_words_firing_pct", "detections_per_hour_of_talk")}})
+    return rows
+
+
+def best_within(curve: list[dict], key: str, budget: float) -> dict | None:
+    """The row with the most commands correct among those with `key` at most `budget`."""
+    rows = [r for r in curve if r[key] <= budget]
+    return max(rows, key=lambda r: r["correct_pct"]) if rows else None
 
 
 def _fired_by_label(detections, keywords) -> dict[str, int]:
