@@ -154,3 +154,19 @@ def test_no_engine_with_auto_trains_on_with_a_warning(train_cfg, tmp_path, monke
                     "openworld.tts_clips=50", "openworld.tts_engines=[espeak]")
     with pytest.raises(EngineMissingError, match="espeak-ng"):
         prepare_data(cfg, frontend_spec(cfg), load_test=False)
+
+
+def test_a_run_with_open_world_data_trains_tests_and_calibrates_among_talk(train_cfg, tmp_path):
+    """End to end: negatives in both splits, the summary's counts, and calibration streams with talk."""
+    from speechseq.training.train import train
+
+    root = write_real_world(tmp_path / "real_world")
+    cfg = train_cfg(f"openworld.root={root}", "openworld.filter_checkpoint=null", "calibration.enabled=true",
+                    "calibration.seconds=60", "calibration.takes=1", "calibration.rooms=false", epochs=1)
+    summary = train(cfg)
+    assert summary["status"] == "completed"
+    out = tmp_path / "run"
+    talk = read_talk(out / "calibration" / "near" / "talk.csv")
+    assert talk, "the calibration stream holds talk"
+    report = json.loads((out / "data_report.json").read_text())
+    assert report["splits"]["train"]["negative_drawn"] > 0

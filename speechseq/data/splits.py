@@ -94,9 +94,11 @@ class SplitData:
             parts.append(rng.choice(self.negative_idx, size=self.n_negative, replace=False))
         return np.concatenate(parts).astype(np.int64)
 
-    def with_negatives(self, waves: np.ndarray, unknown_label: int, percentage: float) -> "SplitData":
+    def with_negatives(self, waves: np.ndarray, unknown_label: int, percentage: float,
+                       names: list[str] | None = None) -> "SplitData":
         """This split with `waves` (int16, N x clip) added as negatives labelled `unknown_label`,
-        `percentage`% of the keyword count drawn each draw (all of them at most)."""
+        `percentage`% of the keyword count drawn each draw (all of them at most); `names` says where
+        each came from (its entry in `paths`)."""
         from dataclasses import replace
 
         if not len(waves):
@@ -104,8 +106,11 @@ class SplitData:
         start = self.waves.shape[0]
         unknown = torch.full((len(waves),), unknown_label, dtype=self.labels.dtype)
         n = min(len(waves), math.ceil(len(self.keyword_idx) * percentage / 100))
+        names = list(names) if names is not None else [f"negative/{k}" for k in range(len(waves))]
+        if len(names) != len(waves):
+            raise ValueError(f"{len(names)} names for {len(waves)} negatives")
         return replace(self, waves=torch.cat([self.waves, torch.from_numpy(np.asarray(waves, np.int16))]),
-                       labels=torch.cat([self.labels, unknown]),
+                       labels=torch.cat([self.labels, unknown]), paths=self.paths + names,
                        negative_idx=np.concatenate([self.negative_idx, np.arange(start, start + len(waves))]),
                        n_negative=self.n_negative + n)
 

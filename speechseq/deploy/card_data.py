@@ -49,3 +49,32 @@ def describe_training_data(data_root: str | Path, epoch_clips: str) -> str:
             f"by speaker: {s['train']['clips']:,} training clips ({s['train']['speakers']:,} speakers), "
             f"{s['validation']['clips']:,} validation ({s['validation']['speakers']:,}), {s['test']['clips']:,} "
             f"test ({s['test']['speakers']:,}); {per_epoch}")
+
+
+def input_line(frontend: dict) -> str:
+    """The card's Input row: the log-mel, or the speech embedding (features=speech_embedding)."""
+    rate = frontend["sample_rate"]
+    if frontend.get("kind") == "speech_embedding":
+        return (f"1 s of {rate / 1000:g} kHz mono audio -> Google's speech_embedding ({frontend['model']}, frozen): "
+                f"a 96-number embedding every 80 ms (3 frames)")
+    frames = 1 + (rate - frontend["n_fft"]) // frontend["hop_length"]
+    return (f"1 s of {rate / 1000:g} kHz mono audio -> {frontend['n_mels']} log-mel bands every "
+            f"{1000 * frontend['hop_length'] / rate:g} ms ({frames} frames)")
+
+
+def architecture_line(model: dict) -> str:
+    """The card's Architecture row."""
+    kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
+    kind += f" ({model.get('nonlinearity', 'tanh')})" if model["cell"] == "rnn" else ""
+    stack = model["frame_stack"]
+    frames = f"{stack} frames stacked per step" if stack > 1 else "one frame per step"
+    return (f"{model['num_layers']}-layer {kind}, hidden size {model['hidden_size']}, {model['pooling']} pooling, "
+            f"{frames}; feature normalisation inside the model")
+
+
+def epoch_clips(train: dict) -> str:
+    """Clips drawn per epoch: words, other words, open-world negatives and silence."""
+    keys = ("keyword", "unknown_drawn", "silence")
+    if not all(k in train for k in keys):
+        return "?"
+    return f"{sum(train[k] for k in keys) + train.get('negative_drawn', 0):,}"

@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from speechseq.deploy.card_data import describe_training_data
+from speechseq.deploy.card_data import architecture_line, describe_training_data, epoch_clips, input_line
 from speechseq.deploy.card_balanced import balanced_rows, chosen_on, per_class_rows, seed_metric
 from speechseq.deploy.metadata import read_checkpoint_metadata
 from speechseq.deploy.pretrained import MODEL_NAME
@@ -244,9 +244,9 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
     meta = read_checkpoint_metadata(run_dir / "checkpoints" / "best.safetensors", ValueError)
     model, frontend = meta["model"], meta["frontend"]
     return CARD_TEMPLATE.format(
-        name=name, words=", ".join(meta["labels"][2:]), architecture=_architecture(model),
+        name=name, words=", ".join(meta["labels"][2:]), architecture=architecture_line(model),
         parameters=int(summary["parameters"]), input=input_line(frontend),
-        training_data=describe_training_data(data_root, _epoch_clips(data["splits"].get("train", {}))),
+        training_data=describe_training_data(data_root, epoch_clips(data["splits"].get("train", {}))),
         epochs=summary["epochs_completed"], best_epoch=summary["best_epoch"], chosen_on=chosen_on(summary),
         balanced=balanced_rows(summary, report), val_acc=pct(summary["best_val_acc"]),
         test_acc=pct(report["accuracy"]), test_n=report["n"], macro_f1=pct(report["macro_f1"]), command=command,
@@ -254,31 +254,6 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
         torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class_rows(report), noise=noise_section(report),
         seeds=seeds_section(aggregate_json), farfield=farfield_section(farfield_json),
         streams=streams_section(streams_md) or trained_calibration_section(meta))
-
-
-def input_line(frontend: dict) -> str:
-    """The card's Input row: the log-mel, or the speech embedding (features=speech_embedding)."""
-    rate = frontend["sample_rate"]
-    if frontend.get("kind") == "speech_embedding":
-        return (f"1 s of {rate / 1000:g} kHz mono audio -> Google's speech_embedding ({frontend['model']}, frozen): "
-                f"a 96-number embedding every 80 ms (3 frames)")
-    frames = 1 + (rate - frontend["n_fft"]) // frontend["hop_length"]
-    return (f"1 s of {rate / 1000:g} kHz mono audio -> {frontend['n_mels']} log-mel bands every "
-            f"{1000 * frontend['hop_length'] / rate:g} ms ({frames} frames)")
-
-
-def _architecture(model: dict) -> str:
-    kind = ("bidirectional " if model["bidirectional"] else "") + model["cell"].upper()
-    kind += f" ({model.get('nonlinearity', 'tanh')})" if model["cell"] == "rnn" else ""
-    stack = model["frame_stack"]
-    frames = f"{stack} frames stacked per step" if stack > 1 else "one frame per step"
-    return (f"{model['num_layers']}-layer {kind}, hidden size {model['hidden_size']}, {model['pooling']} pooling, "
-            f"{frames}; feature normalisation inside the model")
-
-
-def _epoch_clips(train: dict) -> str:
-    keys = ("keyword", "unknown_drawn", "silence")
-    return f"{sum(train[k] for k in keys):,}" if all(k in train for k in keys) else "?"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,7 +152,7 @@ def add_negatives(data, cfg: DictConfig, rw: RealWorldIndex, label_set: LabelSet
     for name in ("train", "validation"):
         windows, rep = cached_split_windows(o, rw, name, tuple(label_set.words), d.seed, d.cache_dir,
                                             cfg.trainer.progress)
-        split = getattr(data, name).with_negatives(windows.waves, unknown, o.speech_percentage)
+        split = getattr(data, name).with_negatives(windows.waves, unknown, o.speech_percentage, windows.sources)
         setattr(data, name, split)
         report[name] = {**rep, "windows": len(windows), "drawn": split.n_negative}
     log.info("openworld: %d / %d speech windows in the train / validation pools, %d / %d drawn as _unknown_",
@@ -179,8 +179,8 @@ def add_synthetic_negatives(data, cfg: DictConfig, label_set: LabelSet) -> dict:
     report = {}
     for name, seed, n in (("train", d.seed, o.tts_clips), ("validation", TTS_VALIDATION_SEED, max(1, o.tts_clips // 10))):
         try:
-            waves, _ = synthetic_negatives(d.cache_dir, seed, n, engines, cfg.trainer.progress,
-                                           exclude=tuple(label_set.words))
+            waves, manifest = synthetic_negatives(d.cache_dir, seed, n, engines, cfg.trainer.progress,
+                                                  exclude=tuple(label_set.words))
         except EngineMissingError as exc:
             if engines != "auto":
                 raise
@@ -188,7 +188,8 @@ def add_synthetic_negatives(data, cfg: DictConfig, label_set: LabelSet) -> dict:
             return {"skipped": str(exc)}
         split = getattr(data, name)
         before = split.n_negative
-        setattr(data, name, split.with_negatives(waves, unknown, o.tts_percentage))
+        names = [f"tts/{m.get('engine', '?')}-{m.get('voice', '?')}/{m.get('text', '?')}" for m in manifest]
+        setattr(data, name, split.with_negatives(waves, unknown, o.tts_percentage, names))
         report[name] = {"clips": int(len(waves)), "drawn": getattr(data, name).n_negative - before}
     log.info("openworld: %d / %d synthetic negatives in the train / validation pools", report["train"]["clips"],
              report["validation"]["clips"])
