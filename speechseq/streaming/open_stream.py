@@ -85,8 +85,8 @@ def _event_audio(kind: str, pickers: dict, rng: np.random.Generator) -> tuple[np
 
     if kind == "command":
         label = pickers["labels"][int(rng.integers(len(pickers["labels"])))]
-        path = pickers[label].next()
-        return read_audio(path, SR)[:SR], label, label, str(path)
+        path = pickers[label].next()  # a clip of a second, or a longer take: its loudest second
+        return loudest_window(read_audio(path, SR), SR), label, label, str(path)
     path = pickers[kind].next()
     audio = read_audio(path, SR)
     if kind == "talk":
