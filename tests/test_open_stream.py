@@ -170,3 +170,38 @@ def test_a_run_with_open_world_data_trains_tests_and_calibrates_among_talk(train
     assert talk, "the calibration stream holds talk"
     report = json.loads((out / "data_report.json").read_text())
     assert report["splits"]["train"]["negative_drawn"] > 0
+
+
+def test_open_world_report_on_a_synthetic_split(synthetic_root, tmp_path):
+    """Every figure of the report is there, from the shipped model, on a folder the test wrote."""
+    from speechseq.deploy.pretrained import default_checkpoint
+    from speechseq.evaluation.openworld_report import format_openworld, openworld_report
+
+    root = write_real_world(tmp_path / "real_world")
+    r = openworld_report(default_checkpoint(), root, synthetic_root, "validation", tmp_path / "ow",
+                         stream_seconds=60.0, cache_dir=str(tmp_path / "cache"))
+    assert r["other_words"]["n"] > 0 and 0 <= r["other_words"]["as_command_pct"] <= 100
+    assert r["sounds"]["n"] > 0
+    assert set(r["clips"]) == {"clean", "recorded_noise_10db", "recorded_rooms"}
+    assert r["stream"]["command_words"] > 0 and r["stream"]["curve"]
+    assert "stream:" in format_openworld(r) and (tmp_path / "ow" / "openworld.json").is_file()
+
+
+def test_open_world_report_scores_takes_of_own_words(synthetic_root, tmp_path):
+    from speechseq.deploy.pretrained import default_checkpoint
+    from speechseq.evaluation.openworld_report import openworld_report, takes_of
+
+    root = write_real_world(tmp_path / "real_world")
+    takes = tmp_path / "takes"
+    for word in ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"):
+        (takes / word).mkdir(parents=True)
+        for src in sorted((synthetic_root / word).glob("*.wav"))[:2]:
+            (takes / word / src.name).symlink_to(src)
+    r = openworld_report(default_checkpoint(), root, synthetic_root, "validation", tmp_path / "ow",
+                         stream_seconds=60.0, cache_dir=str(tmp_path / "cache"), takes=takes)
+    assert set(r["takes"]) == set(("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"))
+    assert all(row["n"] == 2 for row in r["takes"].values()) and "clips" not in r
+    (takes / "go" / sorted((takes / "go").iterdir())[0].name).unlink()
+    (takes / "go" / sorted((takes / "go").iterdir())[0].name).unlink()
+    with pytest.raises(FileNotFoundError, match="no takes of \\['go'\\]"):
+        takes_of(takes, ["yes", "go"])
