@@ -93,6 +93,7 @@ def validate_train(cfg) -> None:
     _require(o.grad_clip >= 0, "optim.grad_clip", "must not be negative (0 disables clipping)")
     _require(0 <= o.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
     _require(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1) (0: off), got {o.ema_decay}")
+    _require(0 <= o.keyword_balance <= 2, "optim.keyword_balance", f"must be within 0..2 (0: off), got {o.keyword_balance}")
     t = cfg.trainer
     _require(t.max_epochs > 0, "trainer.max_epochs", f"must be positive, got {t.max_epochs}")
     _require(t.batch_size > 0, "trainer.batch_size", f"must be positive, got {t.batch_size}")

@@ -91,6 +91,7 @@ class OptimConfig:
     grad_clip: float = 1.0
     label_smoothing: float = 0.05
     ema_decay: float = 0.0         # > 0: validate and save an exponential moving average of the weights
+    keyword_balance: float = 0.0   # > 0: rarer commands weigh more in the loss, (mean count / count) ** this; 1: all alike
 
 
 @dataclass

@@ -169,6 +169,7 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
     wave_aug, spec_aug = build_augmenters(cfg.augment, noise, data.label_set.names, data.spec)
     step = TrainStep(model, frontend, optimizer, device, t.precision, cfg.optim.label_smoothing, cfg.optim.grad_clip,
                      wave_aug, spec_aug, train_model)
+    step.class_weights = _keyword_weights(cfg, data)
     if run.state is not None:
         optimizer.load_state_dict(run.state["optimizer"])
         step.scaler.load_state_dict(run.state["scaler"])
@@ -195,6 +196,20 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
         if tr.average is not None:
             log.info("validating and saving an average of the weights (optim.ema_decay=%g)", tr.average.decay)
     return tr
+
+
+def _keyword_weights(cfg: DictConfig, data: TrainingData) -> torch.Tensor | None:
+    from speechseq.labels import SILENCE, UNKNOWN
+    from speechseq.training.step import keyword_class_weights
+
+    names = data.label_set.names
+    keywords = [i for i, n in enumerate(names) if n not in (SILENCE, UNKNOWN)]
+    weights = keyword_class_weights(data.train.labels, data.train.keyword_idx, len(names), keywords,
+                                    float(cfg.optim.get("keyword_balance", 0.0)))
+    if weights is not None:
+        log.info("loss weights of the commands (optim.keyword_balance=%g): %s", cfg.optim.keyword_balance,
+                 ", ".join(f"{names[k]} {weights[k]:.2f}" for k in keywords))
+    return weights
 
 
 def _describe(spec: ModelSpec) -> str:
