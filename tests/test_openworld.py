@@ -209,3 +209,17 @@ def test_mini_recipe_finds_real_world_beside_the_data(train_cfg, tmp_path):
     assert cfg.augment.rir_dir == str(tmp_path / "sc" / "real_world" / "rirs")
     off = train_cfg("experiment=mini", "openworld.root=null")
     assert off.augment.rir_dir is None
+
+
+def test_rir_sources_keep_only_the_subfolders_listed(real_world):
+    from speechseq.augment.rir_files import load_recorded_rirs
+    from speechseq.config import ConfigError
+
+    other = real_world / "rirs" / "halls"
+    other.mkdir()
+    for f in sorted((real_world / "rirs" / "rooms").iterdir())[:2]:
+        (other / f.name).write_bytes(f.read_bytes())
+    assert len(load_recorded_rirs(real_world / "rirs", SR, sources=["halls"]).bank) == 2
+    assert len(load_recorded_rirs(real_world / "rirs", SR).bank) == 8
+    with pytest.raises(ConfigError, match="augment.rir_dir"):
+        load_recorded_rirs(real_world / "rirs", SR, sources=["nowhere"])

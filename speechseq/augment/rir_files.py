@@ -51,10 +51,11 @@ def _odd_reason(wave: np.ndarray, rate: int) -> str | None:
 
 
 def load_recorded_rirs(folder: str | Path, sample_rate: int, max_seconds: float = 1.0,
-                       split: str | None = None) -> RecordedRirs:
+                       split: str | None = None, sources: list[str] | None = None) -> RecordedRirs:
     """Every usable impulse response under `folder` (recursively, hidden files left out), as a bank;
     with `split`, only the rooms speechseq.data.real_world puts in that split (rooms of one folder
-    hashed apart, a folder of one hall's responses kept together).
+    hashed apart, a folder of one hall's responses kept together); with `sources`, only the files
+    under those subfolders (e.g. the ones whose licence lets a shipped model train on them).
 
     Raises ConfigError when the folder does not exist or holds no usable file.
     """
@@ -63,6 +64,9 @@ def load_recorded_rirs(folder: str | Path, sample_rate: int, max_seconds: float 
         raise ConfigError(f"augment.rir_dir: {folder} is not a folder")
     rirs, direct, used, unreadable, odd = [], [], [], [], []
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if sources is not None:
+        keep = [s.strip("/") for s in sources]
+        files = [p for p in files if any(p.relative_to(root).as_posix().startswith(s + "/") for s in keep)]
     if split is not None:
         from speechseq.data.real_world import AUDIO_SUFFIXES, split_of_files
 

@@ -56,7 +56,9 @@ def load_room_bank(a, sample_rate: int) -> RirBank | None:
     if a.rir_dir:
         from speechseq.augment.rir_files import load_recorded_rirs
 
-        recorded = load_recorded_rirs(a.rir_dir, sample_rate, split=a.get("rir_split")).bank
+        sources = a.get("rir_sources")
+        recorded = load_recorded_rirs(a.rir_dir, sample_rate, split=a.get("rir_split"),
+                                      sources=list(sources) if sources is not None else None).bank
         if share >= 1.0:
             return recorded
     spec = RoomSpec(size=int(a.rir_bank_size), rt60=(float(a.rt60[0]), float(a.rt60[1])),

@@ -61,6 +61,7 @@ class AugmentConfig:
     rir_dir: Optional[str] = None  # recorded impulse responses (beside or instead of simulated rooms)
     rir_dir_share: float = 1.0     # of the clips put in a room, the share in a recorded one (1: recorded only)
     rir_split: Optional[str] = None  # only this split's rooms of rir_dir (train | validation | test; data.real_world's rule)
+    rir_sources: Optional[List[str]] = None  # only these subfolders of rir_dir (e.g. those a shipped model may use); null: all
     rir_cache_dir: Optional[str] = None  # where simulated banks are kept (the yamls: ${data.cache_dir}); null: none
     freq_mask_param: int = 7
     num_freq_masks: int = 2
