@@ -14,7 +14,8 @@
 # runs/pretrained/<time>; if it already holds a finished run, that run is shipped without
 # training again), SPEECHSEQ_PRETRAINED_DIR (destination, default speechseq/pretrained),
 # SPEECHSEQ_CALIBRATE (1 = calibrate a run that did not, the default; 0 = skip), SPEECHSEQ_FARFIELD
-# (1 = far-field report for a run that calibrated itself, the default; 0 = skip), SPEECHSEQ_SEEDS (an
+# (1 = far-field report for a run that calibrated itself, the default; 0 = skip), SPEECHSEQ_OPENWORLD
+# (1 = the open-world report on real_world's test split when it sits beside DATA; 0 = skip), SPEECHSEQ_SEEDS (an
 # aggregate.json of the recipe over seeds, from python -m speechseq.training.aggregate, for the card).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,15 @@ RUN=${SPEECHSEQ_PRETRAINED_RUN:-runs/pretrained/$(date +%Y-%m-%d_%H-%M-%S)}
 DEST=${SPEECHSEQ_PRETRAINED_DIR:-speechseq/pretrained}
 NAME=kws12_mini
 
-TRAIN=(speechseq-train experiment=mini "data.root=$DATA" trainer.seed=0 "$@")
+# The shipped model trains only on what its licence allows (../shared/data/real_world/README.md): every
+# speech folder, the rooms marked "yes", none of the noise folders (evaluation only), and synthetic speech
+# from espeak-ng and flite (piper's packaged voice is left out: its training data's licence is unclear).
+SHIPPABLE=(
+  "openworld.sources=[speech,rirs/pymixconsole_irs,rirs/openair_via_ToobAmp,rirs/openair_via_GeneticReverb]"
+  "augment.rir_sources=[pymixconsole_irs,openair_via_ToobAmp,openair_via_GeneticReverb]"
+  "openworld.tts_engines=[espeak,flite]"
+)
+TRAIN=(speechseq-train experiment=mini "data.root=$DATA" trainer.seed=0 "${SHIPPABLE[@]}" "$@")
 if [[ -f "$RUN/summary.json" ]]; then
   echo "== shipping the finished run $RUN"
   TRAIN=(speechseq-train $(sed -e 's/^- //' "$RUN/.hydra/overrides.yaml" 2>/dev/null | tr '\n' ' '))
@@ -64,6 +73,14 @@ elif [[ "${SPEECHSEQ_CALIBRATE:-1}" == 1 ]]; then
   card_args+=(--streams "$RUN/calibrate/summary.md")
 fi
 [[ -n "${SPEECHSEQ_SEEDS:-}" ]] && card_args+=(--seeds "$SPEECHSEQ_SEEDS")
+# the open world on the test split of real_world (beside DATA), when it is there
+REAL_WORLD=$(dirname "$DATA")/real_world
+if [[ "${SPEECHSEQ_OPENWORLD:-1}" == 1 && -d "$REAL_WORLD/speech" ]]; then
+  echo "== open-world figures on the test split (scripts/openworld_report.py -> $RUN/openworld)"
+  "$PY" scripts/openworld_report.py "$DEST/$NAME.safetensors" "$REAL_WORLD" "$DATA" --split test --seconds 3600 \
+    --out "$RUN/openworld"
+  card_args+=(--openworld "$RUN/openworld/openworld.json")
+fi
 "$PY" -m speechseq.deploy.model_card card "$RUN" "$DATA" "${TRAIN[*]}" "${card_args[@]}" > "$DEST/MODEL_CARD.md.tmp"
 mv "$DEST/MODEL_CARD.md.tmp" "$DEST/MODEL_CARD.md"
 chmod a+r "$DEST/$NAME".* "$DEST/MODEL_CARD.md"

@@ -275,3 +275,29 @@ def test_card_of_a_run_from_before_the_balanced_figure_computes_it_from_the_per_
     assert "| yes | 91.2 | 66.7 | 77.8 | 28 | 49.3-82.1 % | - |" in card
     assert "| Epochs | 120 (best validation accuracy at epoch 113) |" in card
     assert "| test clips | accuracy |\n|---|---:|\n" in card  # no balanced column without the figure
+
+
+def test_card_names_the_open_world_data_and_its_table(tmp_path):
+    from speechseq.deploy.card_openworld import openworld_data_row, openworld_licences, openworld_section
+
+    config = {"openworld": {"root": "../shared/data/real_world", "noise": True, "tts_clips": 4000,
+                            "tts_engines": ["espeak", "flite"],
+                            "sources": ["speech/librispeech_train_clean_100", "speech/mycroft_precise"]},
+              "augment": {"rir_dir": "x/rirs", "rir_sources": ["pymixconsole_irs"]}}
+    row = openworld_data_row(config)
+    assert "librispeech" in row and "pymixconsole_irs" in row and "4,000 synthetic" in row
+    assert "recorded noise" not in row  # no noise folder among the sources
+    licences = openworld_licences(config)
+    assert "LibriSpeech" in licences and "MIT" in licences and "evaluation only" not in licences
+    assert "evaluation only" in openworld_licences({"openworld": {"root": "x", "sources": None}})
+    assert openworld_data_row({"openworld": {"root": None}}) == ""
+    report = {"split": "test", "other_words": {"as_command_pct": 3.0, "n": 40},
+              "sounds": {"as_command_pct": 1.0, "n": 100},
+              "clips": {"recorded_rooms": {"accuracy": 0.9, "balanced_accuracy": 0.88, "n": 80}},
+              "stream": {"correct_pct": 80.0, "command_words": 50, "other_words_firing_pct": 2.0, "other_words": 20,
+                         "detections_per_hour_of_talk": 25.0, "talk_minutes": 6.0}}
+    path = tmp_path / "openworld.json"
+    path.write_text(json.dumps(report))
+    section = openworld_section(path)
+    assert "test split" in section and "| other people's other words taken for a command | 3.0 % | 40 takes |" in section
+    assert openworld_section(None) == ""

@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+from speechseq.deploy.card_openworld import openworld_data_row, openworld_licences, openworld_section
 from speechseq.deploy.card_data import architecture_line, describe_training_data, epoch_clips, input_line
 from speechseq.deploy.card_balanced import balanced_rows, chosen_on, per_class_rows, seed_metric
 from speechseq.deploy.metadata import read_checkpoint_metadata
@@ -33,7 +34,7 @@ work without a `checkpoint=`. It hears one second of audio and names the command
 | Parameters | {parameters:,} |
 | Input | {input} |
 | Training data | {training_data} |
-| Epochs | {epochs} ({chosen_on} at epoch {best_epoch}) |
+{openworld_data}| Epochs | {epochs} ({chosen_on} at epoch {best_epoch}) |
 | Validation accuracy | {val_acc} |
 | **Test accuracy (mini test split)** | **{test_acc}** ({test_n:,} clips; macro F1 {macro_f1}) |
 {balanced}| Files | `{name}.safetensors` (torch, numpy), `{name}.onnx` + `{name}.json` (onnxruntime) |
@@ -49,7 +50,7 @@ The test split is the mini set's `testing_list.txt`, with `_unknown_` and `_sile
 as in TensorFlow's speech_commands example (10 % each, fixed seed). The mini set is small: a model
 trained on the full dataset does better (the README's training section has that command).
 
-{noise}{seeds}{streams}{farfield}## Per-class results (mini test split)
+{noise}{seeds}{streams}{farfield}{openworld}## Per-class results (mini test split)
 
 | class | precision % | recall % | F1 % | test clips | recall 95 % CI | speakers |
 |---|---:|---:|---:|---:|---:|---:|
@@ -59,14 +60,14 @@ trained on the full dataset does better (the README's training section has that 
 
 Speech Commands (Warden, 2018, arXiv:1804.03209) is released under the
 Creative Commons Attribution 4.0 International licence (CC BY 4.0); this model is a work
-derived from it. No audio is included in the package.
+derived from it. {openworld_licences}No audio is included in the package.
 
 ## Limits
 
 Trained on one-second read commands, noise at -5 to 25 dB SNR (with `augment=far`, a share of the words
-in simulated rooms of RT60 0.2-1.0 s at 0.5-5 m): rooms or distances beyond that, noise louder than
-the speech, rare accents and words outside the ten commands (which it should call `_unknown_`; in
-streams most false alarms are such words) are where it errs most. Rooms here are simulated ones.
+in simulated rooms of RT60 0.2-1.0 s at 0.5-5 m, and in a few recorded ones): rooms or distances beyond
+that, noise louder than the speech, rare accents and words outside the ten commands (which it should
+call `_unknown_`; in streams most false alarms are such words, and stretches of talk) are where it errs most.
 """
 
 
@@ -229,10 +230,12 @@ def farfield_section(farfield_json: str | Path | None) -> str:
 
 def render_model_card(run_dir: str | Path, data_root: str, command: str, name: str = MODEL_NAME,
                       streams_md: str | Path | None = None, aggregate_json: str | Path | None = None,
-                      date: str | None = None, farfield_json: str | Path | None = None) -> str:
+                      date: str | None = None, farfield_json: str | Path | None = None,
+                      openworld_json: str | Path | None = None) -> str:
     """The card for a finished training run (reads summary.json, test_report.json, data_report.json;
     optionally the calibration folder, the multirun's aggregate.json, scripts/farfield_report.sh's
-    farfield.json). Without a calibration folder, a detector training stored itself is shown. `date`: default today."""
+    farfield.json, scripts/openworld_report.py's openworld.json). Without a calibration folder, a detector
+    training stored itself is shown. `date`: default today."""
     import datetime
 
     from speechseq import __version__
@@ -253,7 +256,9 @@ def render_model_card(run_dir: str | Path, data_root: str, command: str, name: s
         date=date or datetime.date.today().isoformat(), version=__version__,
         torch=meta.get("versions", {}).get("torch", "?"), per_class=per_class_rows(report), noise=noise_section(report),
         seeds=seeds_section(aggregate_json), farfield=farfield_section(farfield_json),
-        streams=streams_section(streams_md) or trained_calibration_section(meta))
+        streams=streams_section(streams_md) or trained_calibration_section(meta),
+        openworld=openworld_section(openworld_json), openworld_data=openworld_data_row(meta.get("config") or {}),
+        openworld_licences=openworld_licences(meta.get("config") or {}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     card.add_argument("--streams", help="output folder of scripts/calibrate_pretrained.sh (or its summary.md)")
     card.add_argument("--seeds", help="aggregate.json of the recipe's multirun (python -m speechseq.training.aggregate)")
     card.add_argument("--farfield", help="farfield.json of scripts/farfield_report.sh (rooms, streams, voices)")
+    card.add_argument("--openworld", help="openworld.json of scripts/openworld_report.py (other words, sounds, talk)")
     args = parser.parse_args(argv)
     print(render_model_card(args.run_dir, args.data_root, args.command, streams_md=args.streams,
-                            aggregate_json=args.seeds, farfield_json=args.farfield), end="")
+                            aggregate_json=args.seeds, farfield_json=args.farfield,
+                            openworld_json=args.openworld), end="")
     return 0
 
 
