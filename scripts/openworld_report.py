@@ -16,7 +16,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .safetensors checkpoint, or 'pretrained'")
+    parser.add_argument("checkpoint", help="a .safetensors checkpoint, or 'pretrained'; with --table, openworld.json files")
     parser.add_argument("real_world", help="a folder laid out as ../shared/data/real_world")
     parser.add_argument("speech_commands", help="a Speech Commands folder (its split gives the commands)")
     parser.add_argument("--split", default="validation", choices=("validation", "test"))
@@ -25,7 +25,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snr", type=float, default=10.0, help="speech over the recorded noise (dB)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--takes", help="a model of own words: a folder <word>/* of other people's takes of them")
+    parser.add_argument("--table", nargs="+", metavar="NAME=openworld.json",
+                        help="instead: print a table of finished reports (one column each, mean and spread)")
     args = parser.parse_args(argv)
+    if args.table:
+        import json
+        from pathlib import Path
+
+        from speechseq.evaluation.openworld_report import aggregate_table
+
+        reports = {item.split("=", 1)[0]: json.loads(Path(item.split("=", 1)[1]).read_text()) for item in args.table}
+        print(aggregate_table(reports))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from speechseq.evaluation.openworld_report import format_openworld, openworld_report
     from speechseq.streaming.backends import resolve_checkpoint

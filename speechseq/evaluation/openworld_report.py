@@ -130,3 +130,26 @@ def format_openworld(r: dict) -> str:
                          f"{row['threshold']:.3f}, {row['other_words_firing_pct']:.1f} % other words, "
                          f"{row['detections_per_hour_of_talk']:.0f}/h talk, {row['false_alarms_per_hour']:.0f}/h overall)")
     return "\n".join(lines)
+
+
+FIGURES = (("other words as a command %", lambda r: r["other_words"]["as_command_pct"]),
+           ("sounds as a command %", lambda r: r["sounds"]["as_command_pct"]),
+           ("clean, balanced %", lambda r: 100 * r["clips"]["clean"]["balanced_accuracy"]),
+           ("recorded noise 10 dB, balanced %", lambda r: 100 * r["clips"]["recorded_noise_10db"]["balanced_accuracy"]),
+           ("recorded rooms, balanced %", lambda r: 100 * r["clips"]["recorded_rooms"]["balanced_accuracy"]),
+           ("stream: commands correct %", lambda r: r["stream"]["correct_pct"]),
+           ("stream: other words firing %", lambda r: r["stream"]["other_words_firing_pct"]),
+           ("stream: detections per hour of talk", lambda r: r["stream"]["detections_per_hour_of_talk"]))
+
+
+def aggregate_table(reports: dict[str, dict]) -> str:
+    """A markdown table of several runs' open-world figures (one column each) with their mean and spread."""
+    import numpy as np
+
+    names = list(reports)
+    lines = ["| figure | " + " | ".join(names) + " | mean | std |", "|---|" + "---:|" * (len(names) + 2)]
+    for label, get in FIGURES:
+        values = [get(reports[n]) for n in names]
+        cells = " | ".join(f"{v:.1f}" for v in values)
+        lines.append(f"| {label} | {cells} | {np.mean(values):.1f} | {np.std(values):.1f} |")
+    return "\n".join(lines)
