@@ -60,9 +60,9 @@ class EmbeddingSpec:
 
     def num_frames(self, num_samples: int) -> int:
         """Embeddings in `num_samples` samples (3 in one second)."""
-        if num_samples < self.n_fft:
-            return 0
-        return 1 + (num_samples - self.n_fft) // self.hop_length
+        from speechseq.features.spec import frames_in
+
+        return frames_in(num_samples, self.n_fft, self.hop_length)
 
     def frame_end_sample(self, frame_index):
         """One past the last sample that embedding `frame_index` covers (an int or an index array)."""

@@ -33,9 +33,7 @@ class FrontendSpec:
 
     def num_frames(self, num_samples: int) -> int:
         """Frames in `num_samples` samples: each frame spans n_fft samples (the window sits centred in it)."""
-        if num_samples < self.n_fft:
-            return 0
-        return 1 + (num_samples - self.n_fft) // self.hop_length
+        return frames_in(num_samples, self.n_fft, self.hop_length)
 
     def frame_end_sample(self, frame_index):
         """One past the last sample that frame `frame_index` covers (an int or an index array)."""
@@ -73,3 +71,8 @@ def frontend_from_dict(d: dict, model_file: str | Path | None = None):
     from speechseq.features.embedding_spec import local_copy_in
 
     return cls.from_dict(d, local_copy=local_copy_in(model_file))
+
+
+def frames_in(num_samples: int, span: int, hop: int) -> int:
+    """Frames of `span` samples every `hop` that fit in `num_samples` (either frontend's frames)."""
+    return 0 if num_samples < span else 1 + (num_samples - span) // hop
