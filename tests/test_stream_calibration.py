@@ -94,6 +94,23 @@ def test_chosen_threshold_honours_the_false_alarm_budget():
     assert not record["within_budget"] and record["validation"]["false_alarms_per_hour"] == 6.0
 
 
+def test_on_a_stream_with_talk_the_budget_also_holds_per_hour_of_talk():
+    track = _synthetic_track()  # false alarms at 0.62 / 0.72 / 0.82 starting 52, 60 and 68 s in
+    base = SmoothingConfig(average_window_ms=0, suppression_ms=500)
+    grid = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+    config, report, _ = pick_single_threshold(track, [base], 30.0, grid)
+    assert config.threshold == 0.75 and report["false_alarms"] == 1  # 6 per hour: within 30
+    talk = [(51000.0, 58000.0), (59000.0, 66000.0), (67000.0, 74000.0)]  # 21 s of talk around them
+    talking = PosteriorTrack(track.times_ms, track.probs, track.labels, track.truth, track.duration_s, talk)
+    config, report, _ = pick_single_threshold(talking, [base], 30.0, grid)
+    # one detection in 21 s of talk is 171 per hour: only a threshold above every false alarm keeps 30
+    assert config.threshold == 0.85 and report["detections_per_hour_of_talk"] == 0.0
+    first, second = talking.split(58500.0)
+    assert first.talk == talk[:1] and second.talk == talk[1:]
+    record = calibrate(talking, 30.0, [base], grid, per_class=False)
+    assert record["within_budget"] and record["validation"]["talk_minutes"] == pytest.approx(21 / 60)
+
+
 def test_per_class_thresholds_are_kept_only_where_they_help_on_held_out_halves():
     track = _synthetic_track(seconds=400, strong=60, weak=60, fa_scores=())
     # 'no' at 0.8 in every other gap (2.3 s after a word: on no word); the 0.78 'yes' words need a lower threshold

@@ -12,7 +12,6 @@ from speechseq.data.real_world import RealWorldIndex, says_a_word
 from speechseq.labels import UNKNOWN, LabelSet
 from speechseq.streaming.open_stream import OpenStreamRecipe, StreamPools, build_open_stream, read_talk, write_open_stream
 
-TALK_TAIL_MS = 1000.0   # a detection this soon after talk ends was still set off by it
 OTHER_WORD_SECONDS = 3.0
 WORD_FOLDERS = ("mycroft_precise",)
 
@@ -59,21 +58,15 @@ def _other_word_starts(words_csv: Path, others: set[str]) -> list[float]:
 def score_open_stream(track, detections, words_csv: Path, talk_csv: Path, others: set[str],
                       match_window_ms: float = 2000.0) -> dict:
     """The stream's scores (streaming.scoring) with the open-world figures added."""
-    from speechseq.streaming.scoring import score_detections
+    from speechseq.streaming.scoring import score_detections, talk_figures
 
     report = score_detections(detections, track.truth, track.keywords, track.duration_s, match_window_ms)
     keyword_times = sorted(d.time_ms for d in detections if d.label in track.keywords)
     other_starts = _other_word_starts(words_csv, others)
     fired = sum(any(s <= t <= s + match_window_ms for t in keyword_times) for s in other_starts)
-    spans = read_talk(talk_csv)
-    talk_hours = sum(e - s for s, e in spans) / 3.6e6
-    in_talk = sum(any(s <= t <= e + TALK_TAIL_MS for s, e in spans) for t in keyword_times)
-    report.update({
-        "other_words": len(other_starts), "other_words_firing": fired,
-        "other_words_firing_pct": 100.0 * fired / len(other_starts) if other_starts else 0.0,
-        "talk_minutes": talk_hours * 60, "detections_in_talk": in_talk,
-        "detections_per_hour_of_talk": in_talk / talk_hours if talk_hours > 0 else 0.0,
-    })
+    report.update(talk_figures(detections, track.keywords, read_talk(talk_csv)))
+    report.update({"other_words": len(other_starts), "other_words_firing": fired,
+                   "other_words_firing_pct": 100.0 * fired / len(other_starts) if other_starts else 0.0})
     return report
 
 

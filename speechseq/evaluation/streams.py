@@ -41,6 +41,7 @@ from speechseq.streaming.sweep import (
     sweep_thresholds,
     write_sweep_csv,
 )
+from speechseq.streaming.open_stream import read_talk
 from speechseq.streaming.synth_stream import read_truth
 
 
@@ -71,7 +72,9 @@ def posterior_track(classifier, wav: str | Path, labels_csv: str | Path | None, 
     times, probs = window_posteriors(classifier, with_flush(wave, rate, hop_ms, window_ms), hop_ms, window_ms,
                                      progress=progress, front_end=front_end, silence_gate_dbfs=silence_gate_dbfs)
     truth = read_truth(labels_csv) if labels_csv else []
-    return PosteriorTrack(times, probs, classifier.labels, truth, len(wave) / rate)
+    talk_csv = Path(labels_csv).with_name("talk.csv") if labels_csv else None  # an open-world stream's talk
+    talk = read_talk(talk_csv) if talk_csv is not None and talk_csv.is_file() else None
+    return PosteriorTrack(times, probs, classifier.labels, truth, len(wave) / rate, talk)
 
 
 def stream_classifier(cfg) -> tuple[object, str]:

@@ -68,6 +68,18 @@ def score_detections(detections: list[Detection], truth: list[tuple], keywords: 
     }
 
 
+TALK_TAIL_MS = 1000.0   # a detection this soon after talk ends was still set off by it
+
+
+def talk_figures(detections: list[Detection], keywords: set[str], talk: list[tuple[float, float]]) -> dict:
+    """Command detections during stretches of talk (start_ms, end_ms), and their rate per hour of talk."""
+    times = [d.time_ms for d in detections if d.label in keywords]
+    in_talk = sum(any(s <= t <= e + TALK_TAIL_MS for s, e in talk) for t in times)
+    hours = sum(e - s for s, e in talk) / 3.6e6
+    return {"talk_minutes": hours * 60, "detections_in_talk": in_talk,
+            "detections_per_hour_of_talk": in_talk / hours if hours > 0 else 0.0}
+
+
 def format_stream_report(r: dict) -> str:
     lat = f"{r['median_latency_ms']:.0f} ms" if r["median_latency_ms"] is not None else "n/a"
     return (f"{r['command_words']} command words, {r['unknown_words']} unknown words, {r['duration_s'] / 60:.1f} min\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from speechseq.streaming.offline import replay
-from speechseq.streaming.scoring import score_detections
+from speechseq.streaming.scoring import score_detections, talk_figures
 from speechseq.streaming.smoothing import NON_KEYWORDS, SmoothingConfig
 
 DEFAULT_THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.30, 0.991, 0.025))
@@ -21,24 +21,33 @@ TABLE_KEYS = ("threshold", "correct_pct", "wrong_pct", "missed_pct", "false_alar
 class PosteriorTrack:
     """One stream's posteriors with its truth: everything a detector setting needs to be scored."""
 
-    def __init__(self, times_ms, probs, labels: list[str], truth: list[tuple], duration_s: float):
+    def __init__(self, times_ms, probs, labels: list[str], truth: list[tuple], duration_s: float,
+                 talk: list[tuple[float, float]] | None = None):
         self.times_ms, self.probs = np.asarray(times_ms), np.asarray(probs)
         self.labels, self.truth, self.duration_s = list(labels), list(truth), float(duration_s)
         self.keywords = {lab for lab in self.labels if lab not in NON_KEYWORDS}
+        self.talk = list(talk or [])  # stretches of talk (start_ms, end_ms): open-world streams' talk.csv
 
     def detections(self, config: SmoothingConfig):
         return replay(self.times_ms, self.probs, self.labels, config)
 
     def score(self, config: SmoothingConfig) -> dict:
-        return score_detections(self.detections(config), self.truth, self.keywords, self.duration_s)
+        """The stream's scores; with talk, also the detections per hour of talk."""
+        detections = self.detections(config)
+        report = score_detections(detections, self.truth, self.keywords, self.duration_s)
+        if self.talk:
+            report.update(talk_figures(detections, self.keywords, self.talk))
+        return report
 
     def split(self, at_ms: float) -> tuple["PosteriorTrack", "PosteriorTrack"]:
         """The stream cut in two at `at_ms` (for checking a choice on the half it was not made on)."""
         early = self.times_ms < at_ms
         first = PosteriorTrack(self.times_ms[early], self.probs[early], self.labels,
-                               [w for w in self.truth if w[1] < at_ms], at_ms / 1000)
+                               [w for w in self.truth if w[1] < at_ms], at_ms / 1000,
+                               [t for t in self.talk if t[0] < at_ms])
         second = PosteriorTrack(self.times_ms[~early], self.probs[~early], self.labels,
-                                [w for w in self.truth if w[1] >= at_ms], self.duration_s - at_ms / 1000)
+                                [w for w in self.truth if w[1] >= at_ms], self.duration_s - at_ms / 1000,
+                                [t for t in self.talk if t[0] >= at_ms])
         return first, second
 
 
@@ -49,7 +58,8 @@ def sweep_thresholds(track: PosteriorTrack, base: SmoothingConfig,
     for thr in thresholds:
         r = track.score(base.with_threshold(thr))
         rows.append({"threshold": float(thr), **{k: r[k] for k in TABLE_KEYS if k != "threshold"},
-                     "false_alarms": r["false_alarms"], "correct": r["correct"], "wrong": r["wrong"]})
+                     "false_alarms": r["false_alarms"], "correct": r["correct"], "wrong": r["wrong"],
+                     **({"detections_per_hour_of_talk": r["detections_per_hour_of_talk"]} if track.talk else {})})
     return rows
 
 

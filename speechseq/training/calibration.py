@@ -33,13 +33,14 @@ OPEN_STREAM_SNR_DB = (5.0, 20.0)  # open-world calibration streams: speech over 
 
 def joined(tracks: list[PosteriorTrack]) -> PosteriorTrack:
     """Several streams' posteriors and truth as one track, each after the one before."""
-    times, probs, truth, offset_ms = [], [], [], 0.0
+    times, probs, truth, talk, offset_ms = [], [], [], [], 0.0
     for t in tracks:
         times.append(t.times_ms + offset_ms)
         probs.append(t.probs)
         truth += [(w[0], w[1] + offset_ms, *(x + offset_ms for x in w[2:])) for w in t.truth]
+        talk += [(start + offset_ms, end + offset_ms) for start, end in getattr(t, "talk", [])]
         offset_ms += t.duration_s * 1000
-    return PosteriorTrack(np.concatenate(times), np.concatenate(probs), tracks[0].labels, truth, offset_ms / 1000)
+    return PosteriorTrack(np.concatenate(times), np.concatenate(probs), tracks[0].labels, truth, offset_ms / 1000, talk)
 
 
 def take_names(take: int) -> tuple[str, str]:
