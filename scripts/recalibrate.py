@@ -2,14 +2,16 @@
 """Calibrate a finished checkpoint's stored detector again, as the end of training does.
 
     python scripts/recalibrate.py CHECKPOINT DATA_ROOT [--takes 2] [--seconds 600] [--budget 30]
-        [--out runs/recalibrate]
+        [--out runs/recalibrate] [--openworld ../shared/data/real_world]
 
 For checkpoints calibrated by an older rule (one pair of validation streams, or shorter ones):
 builds `calibration.takes` pairs of validation streams (near, and the same words in one simulated
 room), chooses the detector for the false-alarm budget, and stores it, with the calibration config
 it used, in CHECKPOINT (in place, atomically) and in the model.json of CHECKPOINT.onnx when one
 sits beside it. Settings not given keep the checkpoint's stored `calibration.*` (then the
-defaults). The streams and calibration.json are kept under --out/calibration.
+defaults). The streams and calibration.json are kept under --out/calibration. With --openworld
+the streams are open-world ones (commands among talk and other words over recorded noise), whose
+budget also holds per hour of talk, as in training with openworld.root set.
 """
 
 import argparse
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, help="length of each stream (default: stored, else 600)")
     ap.add_argument("--budget", type=float, help="false alarms per hour (default: stored, else 30)")
     ap.add_argument("--out", type=Path, default=Path("runs/recalibrate"))
+    ap.add_argument("--openworld", type=Path, help="a real_world folder: calibrate on open-world streams")
     a = ap.parse_args(argv)
     if a.checkpoint.suffix != ".safetensors" or not a.checkpoint.is_file():
         ap.error(f"no .safetensors checkpoint at {a.checkpoint}")
@@ -36,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from speechseq.training.calibration import recalibrate_checkpoint
 
     try:
-        record = recalibrate_checkpoint(a.checkpoint, a.data_root, a.out, overrides)
+        record = recalibrate_checkpoint(a.checkpoint, a.data_root, a.out, overrides,
+                                        open_world_root=a.openworld)
     except (ConfigError, DatasetError, CalibrationError) as exc:
         print(f"recalibrate.py: error: {exc}", file=sys.stderr)
         return 2

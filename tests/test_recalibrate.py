@@ -65,3 +65,15 @@ def test_bad_settings_and_missing_data_are_one_line_and_leave_the_checkpoint_alo
     assert ckpt.read_bytes() == before
     done = _recalibrate(tmp_path / "missing.safetensors", synthetic_root)
     assert done.returncode == 2 and "no .safetensors checkpoint" in done.stderr
+
+
+def test_openworld_recalibrates_on_streams_among_talk(synthetic_root, tmp_path):
+    from tests.test_openworld import write_real_world
+
+    ckpt = _checkpoint(tmp_path)
+    real_world = write_real_world(tmp_path / "real_world")
+    done = _recalibrate(ckpt, synthetic_root, "--takes", "1", "--openworld", real_world, "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "calibration" / "near" / "talk.csv").is_file()  # an open-world stream
+    validation = read_checkpoint_metadata(ckpt, ValueError)["streaming"]["validation"]
+    assert validation["talk_minutes"] > 0 and "detections_per_hour_of_talk" in validation

@@ -114,11 +114,14 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
 
 
 def recalibrate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: str | Path,
-                           overrides: dict | None = None, num_threads: int = 1, progress: bool = True) -> dict:
+                           overrides: dict | None = None, num_threads: int = 1, progress: bool = True,
+                           open_world_root: str | Path | None = None) -> dict:
     """Calibrate a finished checkpoint's detector as the end of training does, with its stored
     `calibration.*` changed by `overrides` (e.g. {"takes": 2}); the record and the calibration config
     used are stored in the checkpoint (in place) and the record in the model.json of an ONNX export
     beside it (CHECKPOINT with .onnx). The streams and calibration.json go under `out_dir`/calibration.
+    With `open_world_root` (a real_world folder) the streams are open-world ones, among talk and other
+    words over recorded noise, from the sources the checkpoint's config names.
 
     >>> recalibrate_checkpoint("runs/.../best.safetensors", "data/speech_commands", "runs/recal", {"takes": 2})  # doctest: +SKIP
     """
@@ -140,7 +143,9 @@ def recalibrate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_di
     stored = {k: v for k, v in ((meta.get("config") or {}).get("calibration") or {}).items() if k in known}
     c = OmegaConf.merge(OmegaConf.structured(CalibrationConfig), stored, overrides or {}, {"enabled": True})
     validate_calibration(c)  # ConfigError: one line naming the key
-    cfg = OmegaConf.create({"calibration": c, "trainer": {"num_threads": num_threads, "progress": progress}})
+    sources = ((meta.get("config") or {}).get("openworld") or {}).get("sources")
+    cfg = OmegaConf.create({"calibration": c, "trainer": {"num_threads": num_threads, "progress": progress},
+                            "openworld": {"root": str(open_world_root) if open_world_root else None, "sources": sources}})
     record = calibrate_after_training(cfg, checkpoint, scan_dataset(data_root), label_set_from_names(meta["labels"]),
                                       Path(out_dir))
     used = OmegaConf.to_container(c)
