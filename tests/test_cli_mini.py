@@ -55,7 +55,9 @@ def test_train_then_eval_on_the_mini_set(mini_root, tmp_path):
     assert (eval_dir / "confusion.png").is_file()
 
 
-def test_eval_without_checkpoint_is_one_clear_error(tmp_path):
+def test_eval_without_data_or_with_a_missing_checkpoint_is_one_clear_error(tmp_path):
+    # no checkpoint given: the shipped model; what is missing then is the data folder
     out = run("speechseq-eval", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
-    assert out.returncode != 0
-    assert "checkpoint" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "data folder" in out.stderr and "Traceback" not in out.stderr
+    out = run("speechseq-eval", "checkpoint=nope.safetensors", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert out.returncode == 2 and "nope.safetensors" in out.stderr and "Traceback" not in out.stderr
