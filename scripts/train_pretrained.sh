@@ -77,7 +77,7 @@ fi
 REAL_WORLD=$(dirname "$DATA")/real_world
 if [[ "${SPEECHSEQ_OPENWORLD:-1}" == 1 && -d "$REAL_WORLD/speech" ]]; then
   echo "== open-world figures on the test split (scripts/openworld_report.py -> $RUN/openworld)"
-  "$PY" scripts/openworld_report.py "$DEST/$NAME.safetensors" "$REAL_WORLD" "$DATA" --split test --seconds 3600 \
+  "$PY" scripts/openworld_report.py "$DEST/$NAME.safetensors" "$REAL_WORLD" "$DATA" --split test --seconds 3600 --seed 1 \
     --out "$RUN/openworld"
   card_args+=(--openworld "$RUN/openworld/openworld.json")
 fi

@@ -88,3 +88,31 @@ def test_data_tts_takes_range(value, ok, tmp_path):
     else:
         with pytest.raises(ConfigError, match="data.tts_takes"):
             validate_data(cfg.data)
+
+
+def test_command_takes_join_the_training_split_only(fake_engine, synthetic_root, tmp_path):
+    from speechseq.training.data import open_dataset
+
+    def opened(n):
+        cfg = compose_config("train", [f"data.root={synthetic_root}", f"data.cache_dir={tmp_path / 'cache'}",
+                                       f"data.tts_command_takes={n}"], tmp_path)
+        return open_dataset(cfg.data)
+
+    labels, plain = opened(0)
+    _, index = opened(3)
+    synthetic = [c for c in index.splits["train"] if "/tts/" in c.relpath]
+    assert sorted(c.word for c in synthetic) == sorted(list(labels.words) * 3)
+    assert {"yes", "no"} <= set(fake_engine.calls)  # the commands spoken from their names
+    assert [c for c in index.splits["train"] if "/tts/" not in c.relpath] == plain.splits["train"]
+    assert all(index.splits[s] == plain.splits[s] for s in ("validation", "test"))
+
+
+def test_command_takes_out_of_range_or_without_an_engine_are_one_line(no_engines, synthetic_root, tmp_path):
+    from speechseq.training.data import open_dataset
+
+    cfg = compose_config("train", [f"data.root={synthetic_root}", "data.tts_command_takes=-1"], tmp_path)
+    with pytest.raises(ConfigError, match="data.tts_command_takes"):
+        validate_data(cfg.data)
+    cfg = compose_config("train", [f"data.root={synthetic_root}", "data.tts_command_takes=2"], tmp_path)
+    with pytest.raises(EngineMissingError, match=r"data.tts_command_takes=2: .*apt-get install espeak-ng"):
+        open_dataset(cfg.data)

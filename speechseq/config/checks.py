@@ -50,6 +50,9 @@ def validate_data(cfg) -> None:
     _require(0 < cfg.validation_share <= 0.5, "data.validation_share", f"must be within (0, 0.5], got {cfg.validation_share}")
     _require(cfg.tts_takes is None or 0 <= cfg.tts_takes <= MAX_TTS_TAKES, "data.tts_takes",
              f"must be within 0..{MAX_TTS_TAKES} (0: none; null: automatic), got {cfg.tts_takes}")
+    command_takes = cfg.get("tts_command_takes", 0)
+    _require(0 <= command_takes <= MAX_TTS_TAKES, "data.tts_command_takes",
+             f"must be within 0..{MAX_TTS_TAKES} (0: none), got {command_takes}")
 
 
 EVAL_SPLITS = ("test", "validation", "train", "all")  # all: every clip in the folder, as one test set

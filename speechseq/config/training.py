@@ -21,6 +21,7 @@ class DataConfig:
     custom_root: Optional[str] = None  # the user's own words (<word>/*.wav, no lists); data.root gives the negatives
     validation_share: float = 0.2  # of each custom word's takes, set aside for validation
     tts_takes: Optional[int] = None  # custom words: synthetic takes of each in training only; null: 100 if an engine is installed; 0: none
+    tts_command_takes: int = 0     # the dataset's keywords: synthetic takes of each in training only (0: none)
 
 
 @dataclass

@@ -89,7 +89,8 @@ def split_takes(takes: list[Path], validation_share: float) -> tuple[list[Path],
     return [p for p in takes if p not in validation], validation
 
 
-def synthetic_train_takes(words: list[str], tts_takes: int | None, cache_dir: str | Path | None) -> dict[str, list[Path]]:
+def synthetic_train_takes(words: list[str], tts_takes: int | None, cache_dir: str | Path | None,
+                          engines: str | list[str] = "auto", key: str = "data.tts_takes") -> dict[str, list[Path]]:
     """word -> synthetic takes (FLAC files, made once under `cache_dir/tts/`) for the training split.
 
     `tts_takes`: 0 none; None DEFAULT_TTS_TAKES when an engine is installed, else none with a one-line
@@ -101,10 +102,10 @@ def synthetic_train_takes(words: list[str], tts_takes: int | None, cache_dir: st
     if tts_takes == 0:
         return {}
     try:
-        engines = [e.name for e in resolve_engines("auto")]
+        engines = [e.name for e in resolve_engines(engines)]
     except EngineMissingError as exc:
         if tts_takes is not None:
-            raise EngineMissingError(f"data.tts_takes={tts_takes}: {exc}") from None
+            raise EngineMissingError(f"{key}={tts_takes}: {exc}") from None
         log.warning("training on the recorded takes only: %s (data.tts_takes=0 silences this)", exc)
         return {}
     n = DEFAULT_TTS_TAKES if tts_takes is None else int(tts_takes)

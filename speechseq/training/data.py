@@ -33,11 +33,12 @@ class TrainingData:
     index: DatasetIndex | None = None  # the scanned folder(s): the end-of-run calibration builds streams from it
 
 
-def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
+def open_dataset(d: DictConfig, tts_engines: str | list[str] = "auto") -> tuple[LabelSet, DatasetIndex]:
     """The label set of `data` and the scanned folder, checked to have every keyword.
 
     With `data.custom_root` the user's word folders are the keywords and `data.root` gives the
-    negatives, the noise and the test split (speechseq.data.enroll).
+    negatives, the noise and the test split (speechseq.data.enroll). `data.tts_command_takes` synthetic
+    takes of each keyword join the training split, spoken by `tts_engines`.
     """
     if d.custom_root:
         words, index = enrollment_index(d.custom_root, d.root, list(d.words) if d.words else None,
@@ -48,7 +49,23 @@ def open_dataset(d: DictConfig) -> tuple[LabelSet, DatasetIndex]:
         label_set = make_label_set(d.task, list(d.words) if d.words else None)
         index = scan_dataset(d.root, d.layout)
     check_words(index, label_set)
+    if not d.custom_root and d.get("tts_command_takes", 0):
+        with_synthetic_takes(index, list(label_set.words), int(d.tts_command_takes), d.cache_dir, tts_engines)
     return label_set, index
+
+
+def with_synthetic_takes(index: DatasetIndex, words: list[str], n: int, cache_dir,
+                         engines: str | list[str] = "auto") -> None:
+    """`n` synthetic takes of each keyword join the training split (made once under `cache_dir`/tts).
+
+    Why: synthetic speech that is no command (openworld.tts_clips) otherwise teaches the model that a
+    synthetic voice is never a command; the takes' voices are not those scripts/synthetic_voices.py scores.
+    """
+    from speechseq.data.enroll import synthetic_train_takes
+    from speechseq.data.layout import Clip
+
+    for word, paths in synthetic_train_takes(words, n, cache_dir, engines, "data.tts_command_takes").items():
+        index.splits["train"] += [Clip(str(p.resolve()), word) for p in paths]
 
 
 def load_data_split(index: DatasetIndex, name: str, label_set: LabelSet, d: DictConfig,
@@ -61,7 +78,8 @@ def load_data_split(index: DatasetIndex, name: str, label_set: LabelSet, d: Dict
 
 def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> TrainingData:
     d = cfg.data
-    label_set, index = open_dataset(d)
+    engines = list(cfg.openworld.tts_engines) if cfg.get("openworld") is not None else ["auto"]
+    label_set, index = open_dataset(d, "auto" if engines == ["auto"] else engines)
     train_split = load_data_split(index, "train", label_set, d, spec)
     val_split = load_data_split(index, "validation", label_set, d, spec)
     test_split = load_data_split(index, "test", label_set, d, spec) if load_test and index.splits["test"] else None
