@@ -16,9 +16,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .safetensors checkpoint, or 'pretrained'; with --table, openworld.json files")
-    parser.add_argument("real_world", help="a folder laid out as ../shared/data/real_world")
-    parser.add_argument("speech_commands", help="a Speech Commands folder (its split gives the commands)")
+    parser.add_argument("checkpoint", nargs="?", help="a .safetensors checkpoint, or 'pretrained' (not with --table)")
+    parser.add_argument("real_world", nargs="?", help="a folder laid out as ../shared/data/real_world")
+    parser.add_argument("speech_commands", nargs="?", help="a Speech Commands folder (its split gives the commands)")
     parser.add_argument("--split", default="validation", choices=("validation", "test"))
     parser.add_argument("--out", default="runs/openworld", help="where openworld.json and the stream go")
     parser.add_argument("--seconds", type=float, default=1200.0, help="length of the stream (s)")
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         reports = {item.split("=", 1)[0]: json.loads(Path(item.split("=", 1)[1]).read_text()) for item in args.table}
         print(aggregate_table(reports))
         return 0
+    if args.speech_commands is None:
+        parser.error("give CHECKPOINT REAL_WORLD SPEECH_COMMANDS (or --table NAME=openworld.json ...)")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from speechseq.evaluation.openworld_report import format_openworld, openworld_report
     from speechseq.streaming.backends import resolve_checkpoint

@@ -185,6 +185,18 @@ def test_open_world_report_on_a_synthetic_split(synthetic_root, tmp_path):
     assert set(r["clips"]) == {"clean", "recorded_noise_10db", "recorded_rooms"}
     assert r["stream"]["command_words"] > 0 and r["stream"]["curve"]
     assert "stream:" in format_openworld(r) and (tmp_path / "ow" / "openworld.json").is_file()
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "openworld_report.py"
+    report = tmp_path / "ow" / "openworld.json"
+    table = subprocess.run([sys.executable, str(script), "--table", f"a={report}", f"b={report}"],
+                           capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith("| sounds"))
+    value = f"{r['sounds']['as_command_pct']:.1f}"
+    assert row == f"| sounds as a command % | {value} | {value} | {value} | 0.0 |"
 
 
 def test_open_world_report_scores_takes_of_own_words(synthetic_root, tmp_path):

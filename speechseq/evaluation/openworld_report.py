@@ -143,13 +143,14 @@ FIGURES = (("other words as a command %", lambda r: r["other_words"]["as_command
 
 
 def aggregate_table(reports: dict[str, dict]) -> str:
-    """A markdown table of several runs' open-world figures (one column each) with their mean and spread."""
+    """A markdown table of several runs' open-world figures (one column each) with their mean and sample
+    standard deviation (0 for a single run)."""
     import numpy as np
 
     names = list(reports)
-    lines = ["| figure | " + " | ".join(names) + " | mean | std |", "|---|" + "---:|" * (len(names) + 2)]
+    lines = ["| figure | " + " | ".join(names) + " | mean | sd |", "|---|" + "---:|" * (len(names) + 2)]
     for label, get in FIGURES:
         values = [get(reports[n]) for n in names]
         cells = " | ".join(f"{v:.1f}" for v in values)
-        lines.append(f"| {label} | {cells} | {np.mean(values):.1f} | {np.std(values):.1f} |")
+        lines.append(f"| {label} | {cells} | {np.mean(values):.1f} | {np.std(values, ddof=1) if len(values) > 1 else 0.0:.1f} |")
     return "\n".join(lines)
