@@ -76,3 +76,14 @@ def test_train_rejects_bad_values_before_reading_any_data(tmp_path, monkeypatch,
     with pytest.raises(ConfigError, match=key):
         train_mod.train(cfg)
     assert not touched and not (tmp_path / "run").exists()  # no data read, no run folder made
+
+
+@pytest.mark.parametrize("extra,takes", [(["trainer.max_minutes=5"], 0), ([], 100), (["trainer.max_minutes=null"], 100)])
+def test_experiment_mini_speaks_the_commands_synthetically_unless_the_budget_is_short(tmp_path, extra, takes):
+    from omegaconf import OmegaConf
+
+    from speechseq.config.checks import validate_data
+
+    cfg = compose_config("train", ["experiment=mini"] + extra, tmp_path)
+    assert OmegaConf.to_container(cfg, resolve=True)["data"]["tts_command_takes"] == takes
+    validate_data(cfg.data)
