@@ -109,7 +109,8 @@ class SplitData:
         names = list(names) if names is not None else [f"negative/{k}" for k in range(len(waves))]
         if len(names) != len(waves):
             raise ValueError(f"{len(names)} names for {len(waves)} negatives")
-        return replace(self, waves=torch.cat([self.waves, torch.from_numpy(np.asarray(waves, np.int16))]),
+        added = torch.from_numpy(np.array(waves, np.int16))  # a copy: cached windows are read-only
+        return replace(self, waves=torch.cat([self.waves, added]),
                        labels=torch.cat([self.labels, unknown]), paths=self.paths + names,
                        negative_idx=np.concatenate([self.negative_idx, np.arange(start, start + len(waves))]),
                        n_negative=self.n_negative + n)
