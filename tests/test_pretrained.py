@@ -206,6 +206,14 @@ def test_card_shows_the_calibration_training_stored(tmp_path, monkeypatch):
     assert "calibrated on these streams for at most 30\nfalse alarms per hour: `peak`" in streaming
     assert "threshold 0.45" in streaming and "per-class thresholds go 0.612 (held-out gains +1.23 and +4.23" in streaming
     assert "| validation, near + room (tuned on) | 10 | 142 | 83.1 | 1.4 | 12.0 | 502 | - |" in streaming
+    assert "of talk" not in streaming
+    best.unlink()  # open-world streams: what they hold and the budget per hour of talk
+    talk = {**record["validation"], "talk_minutes": 3.0, "detections_per_hour_of_talk": 20.0}
+    write_checkpoint_calibration(shipped, {**record, "validation": talk}, output=best)
+    streaming = _section(model_card.render_model_card(run["run_dir"], **args), "## Streaming")
+    assert "read speech of real_world's validation split" in streaming
+    assert "20 detections per hour\nin 3 minutes of talk" in streaming or \
+        "20 detections per hour in 3 minutes of talk" in " ".join(streaming.split())
     # a calibration folder (scripts/calibrate_pretrained.sh) describes the shipped detector instead
     card = model_card.render_model_card(run["run_dir"], streams_md=run["streams_md"], **args)
     assert "validation, loud (tuned on)" in card and "near + room" not in card
@@ -287,6 +295,8 @@ def test_card_names_the_open_world_data_and_its_table(tmp_path):
     row = openworld_data_row(config)
     assert "librispeech" in row and "pymixconsole_irs" in row and "4,000 synthetic" in row
     assert "recorded noise" not in row  # no noise folder among the sources
+    assert "takes of each command" not in row
+    assert "100 synthetic takes of each command (espeak, flite)" in openworld_data_row({**config, "data": {"tts_command_takes": 100}})
     licences = openworld_licences(config)
     assert "LibriSpeech" in licences and "MIT" in licences and "evaluation only" not in licences
     assert "evaluation only" in openworld_licences({"openworld": {"root": "x", "sources": None}})

@@ -41,6 +41,10 @@ def openworld_data_row(config: dict) -> str:
     if o.get("tts_clips"):
         engines = ", ".join(o.get("tts_engines") or ["auto"])
         parts.append(f"{o['tts_clips']:,} synthetic clips of other words ({engines}) as `_unknown_`")
+    takes = (config.get("data") or {}).get("tts_command_takes")
+    if takes:
+        engines = ", ".join(o.get("tts_engines") or ["auto"])
+        parts.append(f"{takes} synthetic takes of each command ({engines}) beside the recorded ones")
     return "| Open-world data | " + "; ".join(parts) + " |\n"
 
 

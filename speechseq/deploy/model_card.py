@@ -177,12 +177,21 @@ def trained_calibration_section(meta: dict) -> str:
     c = (meta.get("config") or {}).get("calibration") or {}
     room = f" (RT60 {c['rt60']:g} s, talker {c['distance']:g} m away)" if {"rt60", "distance"} <= set(c) else ""
     room += f";\n{c.get('takes')} such pairs, each with other words, noise and room" * (int(c.get("takes", 1)) > 1)
+    v = cal.get("validation") or {}
+    if v.get("talk_minutes"):  # open-world streams (training/calibration.py with openworld.root)
+        made = ("of the validation split (its commands, each as often as any other, among the dataset's other words,\n"
+                "other people's words and read speech of real_world's validation split, over recorded noise at 5-20 dB)")
+        budget = (f"\nThe budget also held per hour of talk: {v['detections_per_hour_of_talk']:.0f} detections per hour "
+                  f"in {v['talk_minutes']:.0f} minutes of talk.")
+    else:
+        made = ("of the validation split (a one-second clip about every 3 s, 30 % of them other words, over the `loud`\n"
+                "background noise)")
+        budget = ""
     lines = ["## Streaming", "",
              "Training ended by calibrating the detector stored in the checkpoint (every runtime uses it) on streams",
-             "of the validation split (a one-second clip about every 3 s, 30 % of them other words, over the `loud`",
-             f"background noise): near, and the same stream in a simulated room{room}:\n`{where}`.", "",
-             _detector_line(cal, "these streams"), "", *STREAM_HEADER,
-             _stream_row("validation, near + room (tuned on)", cal["validation"])]
+             f"{made}: near, and the same stream in a simulated room{room}:\n`{where}`.", "",
+             _detector_line(cal, "these streams") + budget, "", *STREAM_HEADER,
+             _stream_row("validation, near + room (tuned on)", v)]
     return "\n".join(lines) + "\n\n"
 
 
