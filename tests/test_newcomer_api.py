@@ -253,7 +253,7 @@ def test_info_is_the_same_on_every_runtime():
     info = infos["numpy"]
     assert info.name == "kws12_mini" and info.version == "0.1.0" and info.labels[:2] == ("_silence_", "_unknown_")
     assert info.data == {"name": "speech_commands_mini", "task": "v2_12"}
-    assert info.detector["settings"]["threshold"] == 0.65 and info.detector["max_false_alarms_per_hour"] == 30.0
+    assert info.detector["settings"]["threshold"] == 0.625 and info.detector["max_false_alarms_per_hour"] == 30.0
     assert "/" not in str(info.data)
 
 

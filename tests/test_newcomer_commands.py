@@ -187,7 +187,7 @@ def test_a_folder_without_commands_gets_the_open_world_report(tmp_path, capsys):
     taken = report["taken_for_a_command"]
     words = [w for w in report["per_class"] if not w.startswith("_")]
     assert taken["clips"] == sum(report["per_class"][w]["clips"] for w in words) <= report["clips"]
-    assert taken["above_threshold"] <= taken["clips"] and report["threshold"] == 0.65
+    assert taken["above_threshold"] <= taken["clips"] and report["threshold"] == 0.625
     table = capsys.readouterr().out
     assert "open world: 16 clips" in table and "| _unknown_ |" in table and "taken for a command" in table
 

@@ -14,7 +14,7 @@ LICENCES = {
     "speech/ljspeech": "LJ Speech (Ito, 2017), public domain",
     "speech/cmu_arctic": "CMU ARCTIC (Kominek & Black), free with attribution",
     "speech/an4": "CMU AN4, BSD-style",
-    "rirs/pymixconsole_irs": "pymixconsole's impulse responses, MIT / Creative Commons",
+    "rirs/pymixconsole_irs": "pymixconsole's impulse responses, MIT/Creative Commons",
     "rirs/openair_via_ToobAmp": "OpenAIR, CC BY 4.0",
     "rirs/openair_via_GeneticReverb": "OpenAIR (mostly CC BY)",
 }
@@ -73,8 +73,8 @@ def openworld_section(openworld_json: str | Path | None) -> str:
              f"{r['sounds']['n']} one-second pieces")]
     for key, what in (("recorded_noise_10db", "clips in recorded noise at 10 dB"), ("recorded_rooms", "clips in recorded rooms")):
         if key in c:
-            rows.append((f"{what}: accuracy / class-balanced", f"{100 * c[key]['accuracy']:.1f} / "
-                         f"{100 * c[key]['balanced_accuracy']:.1f} %", f"{c[key]['n']} clips"))
+            rows.append((f"{what}: accuracy (class-balanced)", f"{100 * c[key]['accuracy']:.1f} % "
+                         f"({100 * c[key]['balanced_accuracy']:.1f} %)", f"{c[key]['n']} clips"))
     rows += [("stream among talk at 10 dB: commands correct", f"{s['correct_pct']:.1f} %", f"{s['command_words']} commands"),
              ("... other words that fire it", f"{s['other_words_firing_pct']:.1f} %", f"{s['other_words']} words"),
              ("... detections per hour of talk", f"{s['detections_per_hour_of_talk']:.0f}", f"{s['talk_minutes']:.1f} min of talk")]
