@@ -105,7 +105,7 @@ def synthetic_train_takes(words: list[str], tts_takes: int | None, cache_dir: st
         engines = [e.name for e in resolve_engines(engines)]
     except EngineMissingError as exc:
         if tts_takes is not None:
-            raise EngineMissingError(f"{key}={tts_takes}: {exc}") from None
+            raise EngineMissingError(f"{key}={tts_takes}: {exc} (or {key}=0: none)") from None
         log.warning("training on the recorded takes only: %s (data.tts_takes=0 silences this)", exc)
         return {}
     n = DEFAULT_TTS_TAKES if tts_takes is None else int(tts_takes)
