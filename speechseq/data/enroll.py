@@ -118,6 +118,14 @@ def synthetic_train_takes(words: list[str], tts_takes: int | None, cache_dir: st
     return takes
 
 
+def add_synthetic_takes(splits: dict[str, list[Clip]], words: list[str], tts_takes: int | None,
+                        cache_dir: str | Path | None, engines: str | list[str] = "auto",
+                        key: str = "data.tts_takes") -> None:
+    """Append each word's synthetic takes (synthetic_train_takes) to `splits["train"]`, by absolute path."""
+    for word, paths in synthetic_train_takes(words, tts_takes, cache_dir, engines, key).items():
+        splits["train"] += [Clip(str(p.resolve()), word) for p in paths]
+
+
 def enrollment_index(custom_root: str | Path, base_root: str | Path, words: list[str] | None = None,
                      validation_share: float = 0.2, layout: str = "auto", tts_takes: int | None = 0,
                      cache_dir: str | Path | None = None) -> tuple[list[str], DatasetIndex]:
@@ -138,7 +146,6 @@ def enrollment_index(custom_root: str | Path, base_root: str | Path, words: list
         train, validation = split_takes(paths, validation_share)
         splits["train"] += [Clip(str(p.resolve()), word) for p in train]
         splits["validation"] += [Clip(str(p.resolve()), word) for p in validation]
-    for word, paths in synthetic_train_takes(list(takes), tts_takes, cache_dir).items():
-        splits["train"] += [Clip(str(p.resolve()), word) for p in paths]
+    add_synthetic_takes(splits, list(takes), tts_takes, cache_dir)
     return list(takes), DatasetIndex(root=base.root, layout=base.layout, splits=splits,
                                      noise_files=base.noise_files)

@@ -38,12 +38,11 @@ def openworld_data_row(config: dict) -> str:
     if a.get("rir_dir"):
         rooms = a.get("rir_sources") or ["every room folder"]
         parts.append(f"recorded rooms ({', '.join(f'`{r}`' for r in rooms)}; train split) beside simulated ones")
+    engines = ", ".join(o.get("tts_engines") or ["auto"])
     if o.get("tts_clips"):
-        engines = ", ".join(o.get("tts_engines") or ["auto"])
         parts.append(f"{o['tts_clips']:,} synthetic clips of other words ({engines}) as `_unknown_`")
     takes = (config.get("data") or {}).get("tts_command_takes")
     if takes:
-        engines = ", ".join(o.get("tts_engines") or ["auto"])
         parts.append(f"{takes} synthetic takes of each command ({engines}) beside the recorded ones")
     return "| Open-world data | " + "; ".join(parts) + " |\n"
 

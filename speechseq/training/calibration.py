@@ -38,7 +38,7 @@ def joined(tracks: list[PosteriorTrack]) -> PosteriorTrack:
         times.append(t.times_ms + offset_ms)
         probs.append(t.probs)
         truth += [(w[0], w[1] + offset_ms, *(x + offset_ms for x in w[2:])) for w in t.truth]
-        talk += [(start + offset_ms, end + offset_ms) for start, end in getattr(t, "talk", [])]
+        talk += [(start + offset_ms, end + offset_ms) for start, end in t.talk]
         offset_ms += t.duration_s * 1000
     return PosteriorTrack(np.concatenate(times), np.concatenate(probs), tracks[0].labels, truth, offset_ms / 1000, talk)
 

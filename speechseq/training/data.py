@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from speechseq.data.enroll import enrollment_index
+from speechseq.data.enroll import add_synthetic_takes, enrollment_index
 from speechseq.data.layout import DatasetIndex, scan_dataset
 from speechseq.data.splits import NoiseBank, SplitData, check_words, load_split
 from speechseq.features.embedding_spec import EmbeddingSpec
@@ -50,22 +50,10 @@ def open_dataset(d: DictConfig, tts_engines: str | list[str] = "auto") -> tuple[
         index = scan_dataset(d.root, d.layout)
     check_words(index, label_set)
     if not d.custom_root and d.get("tts_command_takes", 0):
-        with_synthetic_takes(index, list(label_set.words), int(d.tts_command_takes), d.cache_dir, tts_engines)
+        # synthetic negatives alone would teach that a synthetic voice is never a command
+        add_synthetic_takes(index.splits, list(label_set.words), int(d.tts_command_takes), d.cache_dir,
+                            tts_engines, "data.tts_command_takes")
     return label_set, index
-
-
-def with_synthetic_takes(index: DatasetIndex, words: list[str], n: int, cache_dir,
-                         engines: str | list[str] = "auto") -> None:
-    """`n` synthetic takes of each keyword join the training split (made once under `cache_dir`/tts).
-
-    Why: synthetic speech that is no command (openworld.tts_clips) otherwise teaches the model that a
-    synthetic voice is never a command; the takes' voices are not those scripts/synthetic_voices.py scores.
-    """
-    from speechseq.data.enroll import synthetic_train_takes
-    from speechseq.data.layout import Clip
-
-    for word, paths in synthetic_train_takes(words, n, cache_dir, engines, "data.tts_command_takes").items():
-        index.splits["train"] += [Clip(str(p.resolve()), word) for p in paths]
 
 
 def load_data_split(index: DatasetIndex, name: str, label_set: LabelSet, d: DictConfig,
