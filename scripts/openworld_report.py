@@ -34,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
         from speechseq.evaluation.openworld_report import aggregate_table
 
-        reports = {item.split("=", 1)[0]: json.loads(Path(item.split("=", 1)[1]).read_text()) for item in args.table}
+        reports = {}
+        for item in args.table:
+            name, _, path = item.partition("=")
+            try:
+                reports[name] = json.loads(Path(path).read_text())
+            except (OSError, ValueError) as exc:
+                parser.error(f"--table {item}: not a readable openworld.json ({exc.__class__.__name__})")
         print(aggregate_table(reports))
         return 0
     if args.speech_commands is None:

@@ -197,6 +197,9 @@ def test_open_world_report_on_a_synthetic_split(synthetic_root, tmp_path):
     row = next(line for line in table.stdout.splitlines() if line.startswith("| sounds"))
     value = f"{r['sounds']['as_command_pct']:.1f}"
     assert row == f"| sounds as a command % | {value} | {value} | {value} | 0.0 |"
+    missing = subprocess.run([sys.executable, str(script), "--table", f"a={tmp_path / 'none.json'}"],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and "none.json" in missing.stderr
 
 
 def test_open_world_report_scores_takes_of_own_words(synthetic_root, tmp_path):
