@@ -204,6 +204,9 @@ def test_a_missing_open_world_folder_is_a_config_error(train_cfg, tmp_path):
 
 
 def test_mini_recipe_finds_real_world_beside_the_data(train_cfg, tmp_path):
+    alone = train_cfg("experiment=mini", f"data.root={tmp_path / 'sc' / 'mini'}")
+    assert alone.openworld.root is None and alone.augment.rir_dir is None  # none beside it: trained without
+    (tmp_path / "sc" / "real_world").mkdir(parents=True)
     cfg = train_cfg("experiment=mini", f"data.root={tmp_path / 'sc' / 'mini'}")
     assert cfg.openworld.root == str(tmp_path / "sc" / "real_world")
     assert cfg.augment.rir_dir == str(tmp_path / "sc" / "real_world" / "rirs")

@@ -193,10 +193,12 @@ def if_short_budget(max_minutes, short, otherwise):
 
 def beside(path, name):
     """`${speechseq.beside:${data.root},real_world}`: the folder `name` next to `path` (the shared
-    mini set and real_world sit side by side), as a string."""
+    mini set and real_world sit side by side), as a string; null when there is none (a dataset
+    downloaded on its own trains without it)."""
     from pathlib import Path
 
-    return None if path is None else str(Path(str(path)).parent / str(name))
+    found = None if path is None else Path(str(path)).parent / str(name)
+    return str(found) if found is not None and found.is_dir() else None
 
 
 def under(path, name):

@@ -76,6 +76,8 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
                     "folder of test takes with speechseq-eval)", index.root, list(label_set.words))
         test_split = None
     open_world = open_world_index(cfg) if cfg.get("openworld") else None
+    if cfg.get("openworld") is not None and open_world is None:
+        log.info("openworld.root is null (no real_world folder next to data.root): no open-world data")
     extra_noise = noise_files(cfg, open_world) if open_world is not None else []
     noise = NoiseBank.from_files(index.noise_files + extra_noise, spec.sample_rate, spec.sample_rate)
     data = TrainingData(label_set, spec, train_split, val_split, test_split, noise, {}, index)
