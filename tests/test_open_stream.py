@@ -137,6 +137,24 @@ def test_synthetic_negatives_join_train_and_validation_apart(train_cfg, tmp_path
     assert (tts_rows == train_seed % 100).all() and data.train.negative_idx[-1] == len(data.train.waves) - 1
 
 
+def test_synthetic_negatives_join_without_a_real_world_folder(train_cfg, tmp_path, monkeypatch):
+    """A user's own Speech Commands download (no real_world beside it) still learns other words."""
+    import speechseq.data.tts as tts
+    from speechseq.training.data import frontend_spec, prepare_data
+
+    monkeypatch.setattr(tts, "synthetic_negatives", lambda cache_dir, seed, n_clips, engines, progress, exclude=():
+                        (np.full((n_clips, SR), 7, np.int16), [{}] * n_clips))
+    cfg = train_cfg("openworld.root=null", "openworld.tts_clips=40", "openworld.tts_engines=[espeak]")
+    data = prepare_data(cfg, frontend_spec(cfg), load_test=False)
+    report = data.report["openworld"]
+    assert "root" not in report and "train" not in report  # no real speech windows
+    assert report["tts"]["train"]["clips"] == 40 and report["tts"]["validation"]["clips"] == 4
+    assert (data.train.waves[-40:] == 7).all() and data.train.n_negative > 0
+    assert train_cfg("openworld.root=null").openworld.tts_clips == 0  # off unless asked for
+    no_tts = prepare_data(train_cfg("openworld.root=null"), frontend_spec(cfg), load_test=False)
+    assert "openworld" not in no_tts.report and no_tts.train.n_negative == 0
+
+
 def test_no_engine_with_auto_trains_on_with_a_warning(train_cfg, tmp_path, monkeypatch, caplog):
     import speechseq.data.tts as tts
     from speechseq.data.tts.engines import EngineMissingError

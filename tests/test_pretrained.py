@@ -301,6 +301,8 @@ def test_card_names_the_open_world_data_and_its_table(tmp_path):
     assert "LibriSpeech" in licences and "MIT" in licences and "evaluation only" not in licences
     assert "evaluation only" in openworld_licences({"openworld": {"root": "x", "sources": None}})
     assert openworld_data_row({"openworld": {"root": None}}) == ""
+    alone = openworld_data_row({"openworld": {"root": None, "tts_clips": 4000, "tts_engines": ["espeak"]}})
+    assert "4,000 synthetic clips of other words (espeak)" in alone and "real talk" not in alone
     report = {"split": "test", "other_words": {"as_command_pct": 3.0, "n": 40},
               "sounds": {"as_command_pct": 1.0, "n": 100},
               "clips": {"recorded_rooms": {"accuracy": 0.9, "balanced_accuracy": 0.88, "n": 80}},

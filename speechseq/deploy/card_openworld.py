@@ -26,10 +26,20 @@ def _licence(source: str) -> str:
 
 
 def openworld_data_row(config: dict) -> str:
-    """The card's "Open-world data" row from the run's config (openworld.*, augment.rir_*)."""
+    """The card's "Open-world data" row from the run's config (openworld.*, augment.rir_*, data.tts_command_takes)."""
     o, a = config.get("openworld") or {}, config.get("augment") or {}
-    if not o.get("root"):
-        return ""
+    parts = real_world_parts(o, a) if o.get("root") else []
+    engines = ", ".join(o.get("tts_engines") or ["auto"])
+    if o.get("tts_clips"):
+        parts.append(f"{o['tts_clips']:,} synthetic clips of other words ({engines}) as `_unknown_`")
+    takes = (config.get("data") or {}).get("tts_command_takes")
+    if takes:
+        parts.append(f"{takes} synthetic takes of each command ({engines}) beside the recorded ones")
+    return "| Open-world data | " + "; ".join(parts) + " |\n" if parts else ""
+
+
+def real_world_parts(o: dict, a: dict) -> list[str]:
+    """What the run took from a real_world folder: its speech, noise and rooms."""
     sources = o.get("sources") or ["every folder of real_world"]
     speech = [s for s in sources if s.startswith("speech")] or sources
     parts = [f"real talk and other people's words as `_unknown_` ({', '.join(f'`{s}`' for s in speech)}; its train split)"]
@@ -38,13 +48,7 @@ def openworld_data_row(config: dict) -> str:
     if a.get("rir_dir"):
         rooms = a.get("rir_sources") or ["every room folder"]
         parts.append(f"recorded rooms ({', '.join(f'`{r}`' for r in rooms)}; train split) beside simulated ones")
-    engines = ", ".join(o.get("tts_engines") or ["auto"])
-    if o.get("tts_clips"):
-        parts.append(f"{o['tts_clips']:,} synthetic clips of other words ({engines}) as `_unknown_`")
-    takes = (config.get("data") or {}).get("tts_command_takes")
-    if takes:
-        parts.append(f"{takes} synthetic takes of each command ({engines}) beside the recorded ones")
-    return "| Open-world data | " + "; ".join(parts) + " |\n"
+    return parts
 
 
 def openworld_licences(config: dict) -> str:

@@ -77,11 +77,12 @@ def prepare_data(cfg: DictConfig, spec: FrontendSpec, load_test: bool) -> Traini
         test_split = None
     open_world = open_world_index(cfg) if cfg.get("openworld") else None
     if cfg.get("openworld") is not None and open_world is None:
-        log.info("openworld.root is null (no real_world folder next to data.root): no open-world data")
+        log.info("openworld.root is null (no real_world folder next to data.root): no recorded speech or noise "
+                 "beside the dataset%s", "; synthetic negatives only" if cfg.openworld.tts_clips > 0 else "")
     extra_noise = noise_files(cfg, open_world) if open_world is not None else []
     noise = NoiseBank.from_files(index.noise_files + extra_noise, spec.sample_rate, spec.sample_rate)
     data = TrainingData(label_set, spec, train_split, val_split, test_split, noise, {}, index)
-    open_world_report = add_negatives(data, cfg, open_world, label_set) if open_world is not None else {}
+    open_world_report = add_negatives(data, cfg, open_world, label_set) if cfg.get("openworld") is not None else {}
     splits = [s for s in (data.train, data.validation, test_split) if s is not None]
     report = {"root": str(index.root), "layout": index.layout, "labels": label_set.names,
               "noise_segments": len(noise), "noise_files_recorded": len(extra_noise),

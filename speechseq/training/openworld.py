@@ -142,11 +142,23 @@ def open_world_index(cfg: DictConfig) -> RealWorldIndex | None:
     return scan_real_world(cfg.openworld.root, cfg.openworld.sources) if cfg.openworld.root else None
 
 
-def add_negatives(data, cfg: DictConfig, rw: RealWorldIndex, label_set: LabelSet) -> dict:
-    """The train and validation splits of `data` (TrainingData) with their open-world windows; the report."""
-    o, d = cfg.openworld, cfg.data
-    if not label_set.use_unknown or o.speech_percentage <= 0:
+def add_negatives(data, cfg: DictConfig, rw: RealWorldIndex | None, label_set: LabelSet) -> dict:
+    """The train and validation splits of `data` (TrainingData) with their open-world negatives; the report.
+
+    Without a real_world folder (`rw` None, openworld.root null) only the synthetic negatives join:
+    they need no recordings, so a user's own Speech Commands download still learns other words."""
+    o = cfg.openworld
+    if not label_set.use_unknown:
         return {}
+    report = add_speech_windows(data, cfg, rw, label_set) if rw is not None and o.speech_percentage > 0 else {}
+    if o.tts_clips > 0 and o.tts_percentage > 0:
+        report["tts"] = add_synthetic_negatives(data, cfg, label_set)
+    return report
+
+
+def add_speech_windows(data, cfg: DictConfig, rw: RealWorldIndex, label_set: LabelSet) -> dict:
+    """Windows of real_world's speech as `_unknown_` in the train and validation splits; the report."""
+    o, d = cfg.openworld, cfg.data
     unknown = label_set.index(UNKNOWN)
     report = {"root": str(rw.root), "files": rw.summary()}
     for name in ("train", "validation"):
@@ -158,8 +170,6 @@ def add_negatives(data, cfg: DictConfig, rw: RealWorldIndex, label_set: LabelSet
     log.info("openworld: %d / %d speech windows in the train / validation pools, %d / %d drawn as _unknown_",
              report["train"]["windows"], report["validation"]["windows"], data.train.n_negative,
              data.validation.n_negative)
-    if o.tts_clips > 0 and o.tts_percentage > 0:
-        report["tts"] = add_synthetic_negatives(data, cfg, label_set)
     return report
 
 
