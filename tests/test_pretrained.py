@@ -32,7 +32,7 @@ def test_rebuild_script_trains_exports_and_writes_the_card(synthetic_root, tmp_p
     env = {**os.environ, "PYTHON": sys.executable, "SPEECHSEQ_PRETRAINED_RUN": str(tmp_path / "run"),
            "SPEECHSEQ_PRETRAINED_DIR": str(tmp_path / "dest"), "SPEECHSEQ_CALIBRATE": "0"}
     proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "train_pretrained.sh"), str(synthetic_root), "openworld.root=null", "data.tts_command_takes=0", "trainer.max_epochs=1",
+        ["bash", str(REPO / "scripts" / "train_pretrained.sh"), str(synthetic_root), "openworld.root=null", "openworld.tts_clips=0", "data.tts_command_takes=0", "trainer.max_epochs=1",
          "model.hidden_size=16", "model.num_layers=1", f"data.cache_dir={tmp_path / 'cache'}",
          "trainer.progress=false"], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -28,7 +28,7 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(synthetic_root, tmp_path)
     sweep_dir = tmp_path / "sweep"
     proc = subprocess.run(
         [sys.executable, "-m", "speechseq.training.train", "-m", "hparams_search=mini_optuna", "experiment=mini",
-         f"data.root={synthetic_root}", "openworld.root=null", "data.tts_command_takes=0", f"data.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=1",
+         f"data.root={synthetic_root}", "openworld.root=null", "openworld.tts_clips=0", "data.tts_command_takes=0", f"data.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=1",
          "trainer.device=cpu", "model.num_layers=1", "model.hidden_size=choice(8,16)",
          "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep_dir}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
