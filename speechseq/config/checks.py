@@ -6,6 +6,8 @@ values of the right type that make no sense, naming the key.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ConfigError(ValueError):
     """A config value out of range; the message names the key."""
@@ -88,15 +90,7 @@ def validate_train(cfg) -> None:
     _require(m.num_layers > 0, "model.num_layers", f"must be positive, got {m.num_layers}")
     _require(m.frame_stack > 0, "model.frame_stack", f"must be positive, got {m.frame_stack}")
     _require(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
-    o = cfg.optim
-    _require(o.lr > 0, "optim.lr", f"must be positive, got {o.lr}")
-    _require(o.weight_decay >= 0, "optim.weight_decay", "must not be negative")
-    _require(o.schedule in ("warmup_cosine", "constant"), "optim.schedule", f"{o.schedule!r} is not warmup_cosine or constant")
-    _require(0 <= o.warmup_fraction < 1, "optim.warmup_fraction", "must be in [0, 1)")
-    _require(o.grad_clip >= 0, "optim.grad_clip", "must not be negative (0 disables clipping)")
-    _require(0 <= o.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
-    _require(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1) (0: off), got {o.ema_decay}")
-    _require(0 <= o.keyword_balance <= 2, "optim.keyword_balance", f"must be within 0..2 (0: off), got {o.keyword_balance}")
+    validate_optim(cfg.optim)
     t = cfg.trainer
     _require(t.max_epochs > 0, "trainer.max_epochs", f"must be positive, got {t.max_epochs}")
     _require(t.batch_size > 0, "trainer.batch_size", f"must be positive, got {t.batch_size}")
@@ -113,6 +107,23 @@ def validate_train(cfg) -> None:
     validate_calibration(cfg.calibration)
     if "openworld" in cfg:
         validate_openworld(cfg.openworld)
+
+
+def validate_optim(o) -> None:
+    """optim.*: the learning rate and its schedule, the loss's knobs, distillation's teachers."""
+    _require(o.lr > 0, "optim.lr", f"must be positive, got {o.lr}")
+    _require(o.weight_decay >= 0, "optim.weight_decay", "must not be negative")
+    _require(o.schedule in ("warmup_cosine", "constant"), "optim.schedule", f"{o.schedule!r} is not warmup_cosine or constant")
+    _require(0 <= o.warmup_fraction < 1, "optim.warmup_fraction", "must be in [0, 1)")
+    _require(o.grad_clip >= 0, "optim.grad_clip", "must not be negative (0 disables clipping)")
+    _require(0 <= o.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
+    _require(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1) (0: off), got {o.ema_decay}")
+    _require(0 <= o.keyword_balance <= 2, "optim.keyword_balance", f"must be within 0..2 (0: off), got {o.keyword_balance}")
+    _require(0 < o.get("distill_weight", 0.5) <= 1, "optim.distill_weight", f"must be in (0, 1], got {o.get('distill_weight')}")
+    _require(o.get("distill_temperature", 2.0) > 0, "optim.distill_temperature", "must be positive")
+    for teacher in o.get("distill_from") or []:
+        _require(str(teacher) == "pretrained" or Path(str(teacher)).expanduser().is_file(), "optim.distill_from",
+                 f"{teacher} is not a file (a teacher's .safetensors, or pretrained)")
 
 
 def validate_openworld(o) -> None:

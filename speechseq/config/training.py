@@ -94,6 +94,11 @@ class OptimConfig:
     label_smoothing: float = 0.05
     ema_decay: float = 0.0         # > 0: validate and save an exponential moving average of the weights
     keyword_balance: float = 0.0   # > 0: rarer commands weigh more in the loss, (mean count / count) ** this; 1: all alike
+    # distillation (speechseq.training.distill): checkpoints with the run's labels and frontend ("pretrained":
+    # the shipped model) whose averaged posteriors at distill_temperature the model also learns; null: off
+    distill_from: Optional[List[str]] = None
+    distill_weight: float = 0.5    # the soft targets' share of each clip's loss
+    distill_temperature: float = 2.0
 
 
 @dataclass

@@ -51,7 +51,7 @@ def epoch_generator(seed: int, epoch: int, rank: int, device: torch.device) -> t
 @contextmanager
 def feature_batches(step: TrainStep, source: BatchSource, batches: Iterable[np.ndarray],
                     generator: torch.Generator | None, prefetch: bool) -> Iterator[Iterator[tuple]]:
-    """Yields an iterator of (features, labels, weights); ahead in a thread when `prefetch`."""
+    """Yields an iterator of (features, labels, weights, soft targets); ahead in a thread when `prefetch`."""
     prepared = (step.features(waves, labels, generator) for waves, labels in source(batches, generator))
     if not prefetch:
         yield prepared

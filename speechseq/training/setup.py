@@ -170,6 +170,8 @@ def build_trainer(cfg: DictConfig, dist: DistInfo, device: torch.device, data: T
     step = TrainStep(model, frontend, optimizer, device, t.precision, cfg.optim.label_smoothing, cfg.optim.grad_clip,
                      wave_aug, spec_aug, train_model)
     step.class_weights = _keyword_weights(cfg, data)
+    if cfg.optim.get("distill_from"):
+        step.teachers, step.distill_weight = _teachers(cfg, data, device), float(cfg.optim.distill_weight)
     if run.state is not None:
         optimizer.load_state_dict(run.state["optimizer"])
         step.scaler.load_state_dict(run.state["scaler"])
@@ -215,3 +217,16 @@ def _keyword_weights(cfg: DictConfig, data: TrainingData) -> torch.Tensor | None
 def _describe(spec: ModelSpec) -> str:
     kind = ("bi" if spec.bidirectional else "uni") + spec.cell.upper()
     return f"{spec.num_layers}-layer {kind} (hidden {spec.hidden_size}, {spec.pooling} pooling)"
+
+
+def _teachers(cfg: DictConfig, data: TrainingData, device: torch.device):
+    """optim.distill_from's checkpoints ("pretrained": the shipped model), checked against the run."""
+    from speechseq.deploy.pretrained import default_checkpoint
+    from speechseq.training.distill import Teachers
+
+    paths = [default_checkpoint("torch") if str(p) == "pretrained" else Path(str(p)).expanduser()
+             for p in cfg.optim.distill_from]
+    teachers = Teachers.load(paths, data.label_set.names, data.spec, device, cfg.optim.distill_temperature)
+    log.info("distilling from %d teacher(s) (optim.distill_weight=%g, temperature %g): %s", len(paths),
+             cfg.optim.distill_weight, cfg.optim.distill_temperature, ", ".join(str(p) for p in paths))
+    return teachers

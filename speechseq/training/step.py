@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from speechseq.augment.transforms import SpecAugment, WaveAugment
+from speechseq.training.distill import distill_loss
 
 
 class NonFiniteLossError(RuntimeError):
@@ -127,6 +128,8 @@ class TrainStep:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing, reduction="none")
         self.grad_clip, self.wave_aug, self.spec_aug = grad_clip, wave_aug, spec_aug
         self.class_weights: torch.Tensor | None = None  # optim.keyword_balance: a loss weight per class
+        self.teachers = None       # optim.distill_from: speechseq.training.distill.Teachers
+        self.distill_weight = 0.0  # optim.distill_weight: the soft targets' share of the loss
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.use_amp else nullcontext()
@@ -139,13 +142,14 @@ class TrainStep:
             group["lr"] = lr
 
     def features(self, waves: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Waveform augmentation, log-mel, normalisation and SpecAugment: (features, labels, weights).
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Waveform augmentation, log-mel, normalisation and SpecAugment: (features, labels, weights,
+        the teachers' soft targets or None).
 
         No parameters are touched, so this can run a batch ahead in another thread; every random
         draw comes from `generator` (the global one when None).
         """
-        weights = None
+        weights = soft = None
         if self.wave_aug is not None:
             waves, labels, weights = self.wave_aug(waves, labels, generator)
         with torch.no_grad():
@@ -155,21 +159,27 @@ class TrainStep:
             normalized = self.model.normalize(logmel)
             if self.spec_aug is not None:
                 normalized = self.spec_aug(normalized, generator)
-        return normalized, labels, weights
+            if self.teachers is not None:
+                with self.autocast():
+                    soft = self.teachers.soft_targets(normalized, self.model)
+        return normalized, labels, weights, soft
 
     def __call__(self, waves: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step on raw waveforms; returns (loss, logits, the labels trained on)."""
-        normalized, labels, weights = self.features(waves, labels, generator)
-        loss, logits = self.update(normalized, labels, weights)
+        normalized, labels, weights, soft = self.features(waves, labels, generator)
+        loss, logits = self.update(normalized, labels, weights, soft)
         return loss, logits, labels
 
-    def update(self, normalized: torch.Tensor, labels: torch.Tensor,
-               weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward, weighted loss, backward, clip, optimiser step on prepared features."""
+    def update(self, normalized: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None,
+               soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, weighted loss (and the teachers' soft targets, `soft`), backward, clip, optimiser step."""
         with self.autocast():
             logits = self.train_model(normalized, normalized=True)
         per_clip = self.criterion(logits.float(), labels)
+        if soft is not None:
+            soft_loss = distill_loss(logits, soft, self.teachers.temperature)
+            per_clip = (1.0 - self.distill_weight) * per_clip + self.distill_weight * soft_loss
         if self.class_weights is not None:
             by_class = self.class_weights.to(labels.device)[labels]
             weights = by_class if weights is None else weights * by_class

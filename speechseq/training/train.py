@@ -87,7 +87,7 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
         bar = Progress(feed, total=tr.steps_per_epoch, desc=f"epoch {epoch + 1}/{tr.planned_epochs()}",
                        unit="step", enabled=t.progress and dist.is_main, line_off_terminal=False)
         stopped = None
-        for i, (feats, labels, weights) in enumerate(bar):
+        for i, (feats, labels, weights, soft) in enumerate(bar):
             if stop_now(stop, i, t.log_every, dist, device):
                 stopped = "signal"
                 break
@@ -100,7 +100,7 @@ def train_epoch(tr: Trainer, run: Run, epoch: int, stop: StopFlag) -> tuple[tupl
             global_step = epoch * tr.steps_per_epoch + i
             lr = learning_rate(global_step, tr.total_steps, tr.cfg.optim)
             tr.step.set_lr(lr)
-            loss, logits = tr.step.update(feats, labels, weights)
+            loss, logits = tr.step.update(feats, labels, weights, soft)
             if tr.average is not None:
                 tr.average.update(tr.model)
             loss_sum += loss.detach() * len(labels)
