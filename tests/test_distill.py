@@ -38,18 +38,9 @@ def test_teachers_see_the_features_in_their_own_normalisation():
 
 
 def test_the_step_mixes_hard_and_soft_loss_by_the_weight():
-    from speechseq.training.step import TrainStep
+    from tests.test_keyword_balance import logits_step
 
-    class Fixed(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.bias = nn.Parameter(torch.zeros(3))
-
-        def forward(self, x, normalized=True):
-            return x + self.bias
-
-    model = Fixed()
-    step = TrainStep(model, nn.Identity(), torch.optim.SGD(model.parameters(), lr=0.0), torch.device("cpu"), "fp32")
+    step = logits_step()
     step.teachers = Teachers([nn.Identity()], temperature=2.0)
     logits, labels = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), torch.tensor([1, 2])
     soft = torch.tensor([[0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])

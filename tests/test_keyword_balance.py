@@ -37,7 +37,8 @@ def test_out_of_range_is_a_config_error(train_cfg):
         validate_train(train_cfg("optim.keyword_balance=3"))
 
 
-def test_update_weighs_each_clip_by_its_class():
+def logits_step():
+    """A TrainStep whose model passes its input through as logits (plus a bias), so a test picks the logits."""
     from torch import nn
 
     from speechseq.training.step import TrainStep
@@ -51,7 +52,13 @@ def test_update_weighs_each_clip_by_its_class():
             return x + self.bias
 
     model = Fixed()
-    step = TrainStep(model, nn.Identity(), torch.optim.SGD(model.parameters(), lr=0.0), torch.device("cpu"), "fp32")
+    return TrainStep(model, nn.Identity(), torch.optim.SGD(model.parameters(), lr=0.0), torch.device("cpu"), "fp32")
+
+
+def test_update_weighs_each_clip_by_its_class():
+    from torch import nn
+
+    step = logits_step()
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
     labels = torch.tensor([1, 2])
     per_clip = nn.functional.cross_entropy(logits, labels, reduction="none")
