@@ -119,16 +119,14 @@ def validate_optim(o) -> None:
     _require(0 <= o.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
     _require(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1) (0: off), got {o.ema_decay}")
     _require(0 <= o.keyword_balance <= 2, "optim.keyword_balance", f"must be within 0..2 (0: off), got {o.keyword_balance}")
-    _require(0 < o.get("distill_weight", 0.5) <= 1, "optim.distill_weight", f"must be in (0, 1], got {o.get('distill_weight')}")
-    _require(o.get("distill_temperature", 2.0) > 0, "optim.distill_temperature", "must be positive")
-    for teacher in o.get("distill_from") or []:
+    _require(0 < o.distill_weight <= 1, "optim.distill_weight", f"must be in (0, 1], got {o.distill_weight}")
+    _require(o.distill_temperature > 0, "optim.distill_temperature", "must be positive")
+    for teacher in o.distill_from or []:
         _require(str(teacher) == "pretrained" or Path(str(teacher)).expanduser().is_file(), "optim.distill_from",
                  f"{teacher} is not a file (a teacher's .safetensors, or pretrained)")
 
 
 def validate_openworld(o) -> None:
-    from pathlib import Path
-
     if not o.root:
         return
     _require(Path(o.root).expanduser().is_dir(), "openworld.root",

@@ -221,11 +221,10 @@ def _describe(spec: ModelSpec) -> str:
 
 def _teachers(cfg: DictConfig, data: TrainingData, device: torch.device):
     """optim.distill_from's checkpoints ("pretrained": the shipped model), checked against the run."""
-    from speechseq.deploy.pretrained import default_checkpoint
+    from speechseq.streaming.backends import resolve_checkpoint
     from speechseq.training.distill import Teachers
 
-    paths = [default_checkpoint("torch") if str(p) == "pretrained" else Path(str(p)).expanduser()
-             for p in cfg.optim.distill_from]
+    paths = [Path(resolve_checkpoint(str(p), "torch")).expanduser() for p in cfg.optim.distill_from]
     teachers = Teachers.load(paths, data.label_set.names, data.spec, device, cfg.optim.distill_temperature)
     log.info("distilling from %d teacher(s) (optim.distill_weight=%g, temperature %g): %s", len(paths),
              cfg.optim.distill_weight, cfg.optim.distill_temperature, ", ".join(str(p) for p in paths))
