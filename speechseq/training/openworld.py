@@ -51,13 +51,9 @@ def negative_files(rw: RealWorldIndex, split: str, sources: list[str] | None,
 
 
 def _filter_path(checkpoint: str | None) -> Path | None:
-    if not checkpoint:
-        return None
-    if checkpoint == "pretrained":
-        from speechseq.deploy.pretrained import default_checkpoint
+    from speechseq.streaming.backends import resolve_checkpoint
 
-        return default_checkpoint("torch")
-    return Path(checkpoint)
+    return Path(resolve_checkpoint(checkpoint)) if checkpoint else None
 
 
 @torch.no_grad()

@@ -19,11 +19,9 @@ FRESH_PREFIXES = ("head.",)  # the classifier layer: its rows are the old label 
 
 def resolve_init_source(name: str) -> Path:
     """`pretrained` -> the shipped model; anything else is a .safetensors path."""
-    if name == "pretrained":
-        from speechseq.deploy.pretrained import default_checkpoint
+    from speechseq.streaming.backends import resolve_checkpoint
 
-        return default_checkpoint("torch")
-    path = Path(name).expanduser()
+    path = Path(resolve_checkpoint(name)).expanduser()
     if not path.is_file():
         raise CheckpointError(f"trainer.init_from={name} does not exist; give a .safetensors checkpoint or "
                               f"trainer.init_from=pretrained")
