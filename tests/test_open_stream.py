@@ -114,6 +114,18 @@ def test_windows_a_model_takes_for_a_keyword_are_left_out(train_cfg, tmp_path, m
         - report["filtered_as_keyword"]
 
 
+def test_a_missing_filter_checkpoint_is_a_config_error_naming_its_key(train_cfg, tmp_path):
+    # before any speech window is cut, and in one line; `pretrained` and null stay accepted
+    from speechseq.config import ConfigError, validate_train
+
+    root = write_real_world(tmp_path / "real_world")
+    with pytest.raises(ConfigError, match="openworld.filter_checkpoint") as exc:
+        validate_train(train_cfg(f"openworld.root={root}", "openworld.filter_checkpoint=/nope/filter.safetensors"))
+    assert "\n" not in str(exc.value) and "/nope/filter.safetensors" in str(exc.value)
+    for fine in ("pretrained", "null"):
+        validate_train(train_cfg(f"openworld.root={root}", f"openworld.filter_checkpoint={fine}"))
+
+
 def test_synthetic_negatives_join_train_and_validation_apart(train_cfg, tmp_path, monkeypatch):
     import speechseq.data.tts as tts
     from speechseq.training.data import frontend_spec, prepare_data

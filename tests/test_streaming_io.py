@@ -260,3 +260,12 @@ def test_without_a_shipped_model_the_error_asks_for_a_checkpoint(monkeypatch):
     with pytest.raises(FileNotFoundError, match="checkpoint="):
         resolve_checkpoint(None)
     assert resolve_checkpoint("given.safetensors") == "given.safetensors"
+
+
+def test_a_checkpoint_under_home_is_found_from_its_tilde(monkeypatch, tmp_path):
+    # `checkpoint=~/m.safetensors` reaches Hydra unexpanded: every command (streaming, evaluation, and
+    # training's init_from, distill_from and open-world filter) resolves it through resolve_checkpoint
+    from speechseq.streaming.backends import resolve_checkpoint
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_checkpoint("~/runs/best.safetensors") == str(tmp_path / "runs" / "best.safetensors")

@@ -131,6 +131,9 @@ def validate_openworld(o) -> None:
         return
     _require(Path(o.root).expanduser().is_dir(), "openworld.root",
              f"{o.root} is not a folder (one laid out as ../shared/data/real_world; openworld.root=null turns it off)")
+    f = o.filter_checkpoint
+    _require(not f or str(f) == "pretrained" or Path(str(f)).expanduser().is_file(), "openworld.filter_checkpoint",
+             f"{f} is not a file (a .safetensors checkpoint, pretrained, or null for no filter)")
     _require(0 <= o.speech_percentage <= 500, "openworld.speech_percentage", f"must be within 0..500, got {o.speech_percentage}")
     _require(0 < o.windows_per_second <= 20, "openworld.windows_per_second", f"must be within (0, 20], got {o.windows_per_second}")
     _require(0 <= o.min_active <= 1, "openworld.min_active", f"must be within 0..1, got {o.min_active}")

@@ -8,6 +8,7 @@ without it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -114,10 +115,10 @@ PRETRAINED = "pretrained"  # checkpoint=pretrained: the shipped model, as no che
 
 
 def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:
-    """The checkpoint to use: the one given, else (None, or `pretrained` where no such file is) the
-    packaged pretrained model for `runtime`."""
+    """The checkpoint to use: the one given (`~` expanded, as a shell would not inside `checkpoint=~/...`),
+    else (None, or `pretrained` where no such file is) the packaged pretrained model for `runtime`."""
     if checkpoint and not (str(checkpoint) == PRETRAINED and not Path(PRETRAINED).exists()):
-        return str(checkpoint)
+        return os.path.expanduser(str(checkpoint))
     try:
         from speechseq.deploy.pretrained import default_checkpoint
     except ImportError:

@@ -224,7 +224,7 @@ def _teachers(cfg: DictConfig, data: TrainingData, device: torch.device):
     from speechseq.streaming.backends import resolve_checkpoint
     from speechseq.training.distill import Teachers
 
-    paths = [Path(resolve_checkpoint(str(p), "torch")).expanduser() for p in cfg.optim.distill_from]
+    paths = [Path(resolve_checkpoint(str(p), "torch")) for p in cfg.optim.distill_from]
     teachers = Teachers.load(paths, data.label_set.names, data.spec, device, cfg.optim.distill_temperature)
     log.info("distilling from %d teacher(s) (optim.distill_weight=%g, temperature %g): %s", len(paths),
              cfg.optim.distill_weight, cfg.optim.distill_temperature, ", ".join(str(p) for p in paths))

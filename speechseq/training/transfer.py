@@ -21,7 +21,7 @@ def resolve_init_source(name: str) -> Path:
     """`pretrained` -> the shipped model; anything else is a .safetensors path."""
     from speechseq.streaming.backends import resolve_checkpoint
 
-    path = Path(resolve_checkpoint(name)).expanduser()
+    path = Path(resolve_checkpoint(name))
     if not path.is_file():
         raise CheckpointError(f"trainer.init_from={name} does not exist; give a .safetensors checkpoint or "
                               f"trainer.init_from=pretrained")
