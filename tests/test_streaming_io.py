@@ -263,8 +263,8 @@ def test_without_a_shipped_model_the_error_asks_for_a_checkpoint(monkeypatch):
 
 
 def test_a_checkpoint_under_home_is_found_from_its_tilde(monkeypatch, tmp_path):
-    # `checkpoint=~/m.safetensors` reaches Hydra unexpanded: every command (streaming, evaluation, and
-    # training's init_from, distill_from and open-world filter) resolves it through resolve_checkpoint
+    # Hydra takes `checkpoint='~/m.safetensors'` only quoted, so unexpanded: every command (streaming,
+    # evaluation, and training's init_from, distill_from and open-world filter) resolves it here
     from speechseq.streaming.backends import resolve_checkpoint
 
     monkeypatch.setenv("HOME", str(tmp_path))

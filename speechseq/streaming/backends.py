@@ -115,8 +115,9 @@ PRETRAINED = "pretrained"  # checkpoint=pretrained: the shipped model, as no che
 
 
 def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:
-    """The checkpoint to use: the one given (`~` expanded, as a shell would not inside `checkpoint=~/...`),
-    else (None, or `pretrained` where no such file is) the packaged pretrained model for `runtime`."""
+    """The checkpoint to use: the one given (`~` expanded: Hydra takes it only quoted, as in
+    `checkpoint='~/m.safetensors'`, which no shell expands), else (None, or `pretrained` where no such
+    file is) the packaged pretrained model for `runtime`."""
     if checkpoint and not (str(checkpoint) == PRETRAINED and not Path(PRETRAINED).exists()):
         return os.path.expanduser(str(checkpoint))
     try:
