@@ -122,8 +122,13 @@ def validate_optim(o) -> None:
     _require(0 < o.distill_weight <= 1, "optim.distill_weight", f"must be in (0, 1], got {o.distill_weight}")
     _require(o.distill_temperature > 0, "optim.distill_temperature", "must be positive")
     for teacher in o.distill_from or []:
-        _require(str(teacher) == "pretrained" or Path(str(teacher)).expanduser().is_file(), "optim.distill_from",
+        _require(_names_a_checkpoint(teacher), "optim.distill_from",
                  f"{teacher} is not a file (a teacher's .safetensors, or pretrained)")
+
+
+def _names_a_checkpoint(value) -> bool:
+    """`pretrained` (the shipped model) or an existing file, `~` allowed (as resolve_checkpoint reads it)."""
+    return str(value) == "pretrained" or Path(str(value)).expanduser().is_file()
 
 
 def validate_openworld(o) -> None:
@@ -132,7 +137,7 @@ def validate_openworld(o) -> None:
     _require(Path(o.root).expanduser().is_dir(), "openworld.root",
              f"{o.root} is not a folder (one laid out as ../shared/data/real_world; openworld.root=null turns it off)")
     f = o.filter_checkpoint
-    _require(not f or str(f) == "pretrained" or Path(str(f)).expanduser().is_file(), "openworld.filter_checkpoint",
+    _require(not f or _names_a_checkpoint(f), "openworld.filter_checkpoint",
              f"{f} is not a file (a .safetensors checkpoint, pretrained, or null for no filter)")
     _require(0 <= o.speech_percentage <= 500, "openworld.speech_percentage", f"must be within 0..500, got {o.speech_percentage}")
     _require(0 < o.windows_per_second <= 20, "openworld.windows_per_second", f"must be within (0, 20], got {o.windows_per_second}")
