@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from speechseq.streaming.backends import resolve_checkpoint
 
     try:
-        checkpoint = resolve_checkpoint(None if args.checkpoint == "pretrained" else args.checkpoint)
+        checkpoint = resolve_checkpoint(args.checkpoint)
         report = openworld_report(checkpoint, args.real_world, args.speech_commands, args.split, args.out,
                                   args.seconds, args.snr, args.seed, takes=args.takes)
     except (FileNotFoundError, ValueError, OSError) as exc:

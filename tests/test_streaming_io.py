@@ -269,3 +269,16 @@ def test_a_checkpoint_under_home_is_found_from_its_tilde(monkeypatch, tmp_path):
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert resolve_checkpoint("~/runs/best.safetensors") == str(tmp_path / "runs" / "best.safetensors")
+
+
+def test_pretrained_names_the_shipped_model_unless_a_file_is_so_named(monkeypatch, tmp_path):
+    # one rule for every command: `pretrained` (or nothing) is the shipped model, but a file of that
+    # name in the working folder is read as the file it is
+    from speechseq.streaming.backends import names_pretrained, resolve_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    assert names_pretrained(None) and names_pretrained("") and names_pretrained("pretrained")
+    assert not names_pretrained("runs/best.safetensors")
+    (tmp_path / "pretrained").write_bytes(b"")
+    assert not names_pretrained("pretrained")
+    assert resolve_checkpoint("pretrained") == "pretrained"

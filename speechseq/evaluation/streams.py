@@ -24,7 +24,7 @@ import numpy as np
 from speechseq.deploy.onnx_runtime import metadata_path
 from speechseq.fsutil import atomic_write_text, portable_name
 from speechseq.labels import UNKNOWN
-from speechseq.streaming.backends import load_classifier, resolve_checkpoint
+from speechseq.streaming.backends import load_classifier, names_pretrained, resolve_checkpoint
 from speechseq.streaming.calibration_store import (
     calibration_of,
     write_checkpoint_calibration,
@@ -137,7 +137,7 @@ def calibrate_checkpoint(cfg) -> dict:
     if not cfg.checkpoint:
         raise ValueError("mode=calibrate writes the detector into a checkpoint: give checkpoint=PATH (.safetensors); "
                          "for a calibrated copy of the shipped model, checkpoint=pretrained output=COPY.safetensors")
-    if str(cfg.checkpoint) == "pretrained":
+    if names_pretrained(cfg.checkpoint):
         if not cfg.output:
             raise ValueError("checkpoint=pretrained: mode=calibrate leaves the shipped model as it is; give "
                              "output=COPY.safetensors for the calibrated copy")

@@ -114,11 +114,17 @@ def check_runtime_fits(checkpoint: str | Path, runtime: str) -> None:
 PRETRAINED = "pretrained"  # checkpoint=pretrained: the shipped model, as no checkpoint at all
 
 
+def names_pretrained(checkpoint: str | None) -> bool:
+    """Whether `checkpoint` means the shipped model: none given, or `pretrained` where no file of that
+    name is (a file so named is read as given)."""
+    return not checkpoint or (str(checkpoint) == PRETRAINED and not Path(PRETRAINED).exists())
+
+
 def resolve_checkpoint(checkpoint: str | None, runtime: str = "torch") -> str:
     """The checkpoint to use: the one given (`~` expanded: Hydra takes it only quoted, as in
     `checkpoint='~/m.safetensors'`, which no shell expands), else (None, or `pretrained` where no such
     file is) the packaged pretrained model for `runtime`."""
-    if checkpoint and not (str(checkpoint) == PRETRAINED and not Path(PRETRAINED).exists()):
+    if not names_pretrained(checkpoint):
         return os.path.expanduser(str(checkpoint))
     try:
         from speechseq.deploy.pretrained import default_checkpoint
