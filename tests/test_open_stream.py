@@ -214,6 +214,13 @@ def test_open_world_report_on_a_synthetic_split(synthetic_root, tmp_path):
     assert r["sounds"]["n"] > 0
     assert set(r["clips"]) == {"clean", "recorded_noise_10db", "recorded_rooms"}
     assert r["stream"]["command_words"] > 0 and r["stream"]["curve"]
+    # seed 0 of the validation split: in-sample exactly when the shipped detector was calibrated on that seed
+    from speechseq.deploy.metadata import read_checkpoint_metadata
+    from speechseq.evaluation.openworld_report import calibration_seeds
+
+    in_sample = 0 in calibration_seeds(read_checkpoint_metadata(default_checkpoint(), ValueError))
+    assert r["stream"].get("in_calibration", False) == in_sample
+    assert ("partly in-sample" in format_openworld(r)) == in_sample
     assert "stream:" in format_openworld(r) and (tmp_path / "ow" / "openworld.json").is_file()
     import subprocess
     import sys
@@ -250,3 +257,21 @@ def test_open_world_report_scores_takes_of_own_words(synthetic_root, tmp_path):
     (takes / "go" / sorted((takes / "go").iterdir())[0].name).unlink()
     with pytest.raises(FileNotFoundError, match="no takes of \\['go'\\]"):
         takes_of(takes, ["yes", "go"])
+
+
+def test_calibration_seeds_name_the_streams_the_stored_detector_was_chosen_on():
+    from dataclasses import asdict
+
+    from speechseq.config.training import CalibrationConfig
+    from speechseq.evaluation.openworld_report import calibration_seeds
+
+    def meta(source, calibration):
+        return {"streaming": {"validation": {"input": source}}, "config": {"calibration": calibration}}
+
+    assert calibration_seeds(meta("calibration/near/stream.wav + calibration/far/stream.wav",
+                                  {"seed": 3, "takes": 2})) == {3, 4}
+    assert calibration_seeds(meta("calibration/near/stream.wav", {"seed": 3})) == {3}  # before takes existed
+    assert calibration_seeds(meta("validation_loud/stream.wav", {"seed": 0, "takes": 2})) == set()  # calibrated elsewhere
+    assert calibration_seeds({}) == set()
+    # training's own streams stay clear of the small seeds the reports draw validation streams with
+    assert not calibration_seeds(meta("calibration/near/stream.wav", asdict(CalibrationConfig()))) & set(range(10))

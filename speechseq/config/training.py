@@ -131,7 +131,9 @@ class CalibrationConfig:
     rt60: float = 0.6              # that room (s, Sabine)
     distance: float = 2.5          # talker to microphone (m)
     max_false_alarms_per_hour: float = 30.0  # the budget the thresholds are chosen for
-    seed: int = 0
+    # the first take's stream seed, far from the small seeds reports draw their validation streams with
+    # (openworld_report --seed 1 built calibration's second take again when this was 0)
+    seed: int = 1000
     # independent pairs of streams (seeds seed, seed+1, ...; each take in its own room). Chosen on one
     # pair, detectors overshot the budget on held-out validation pairs (35 false alarms/h near for a
     # budget of 30, nine models); on two, 30 (docs/farfield.md)

@@ -50,8 +50,25 @@ def openworld_report(checkpoint: str | Path, real_world: str | Path, speech_comm
     commands = takes_of(Path(takes), label_set.words) if takes else None
     _clip_figures(report, loaded, label_set, rw, index, split, snr_db, seed, cache_dir, commands)
     report["stream"] = _stream_figures(loaded, label_set, rw, index, split, out, stream_seconds, snr_db, seed, commands)
+    if split == "validation" and seed in calibration_seeds(loaded.metadata):
+        # the same seed draws the same words and talk: the stored detector was chosen on part of this stream
+        report["stream"]["in_calibration"] = True
+        log.warning("stream seed %d also drew a validation stream the stored detector was calibrated on: its "
+                    "stored-detector figures are partly in-sample (choose another --seed)", seed)
     atomic_write_text(out / "openworld.json", json.dumps(report, indent=2))
     return report
+
+
+def calibration_seeds(metadata: dict) -> set[int]:
+    """The seeds of the validation streams a checkpoint's stored detector was chosen on at the end of
+    training (or by scripts/recalibrate.py): `calibration.seed` and the takes after it; none where the
+    detector came from elsewhere."""
+    source = ((metadata.get("streaming") or {}).get("validation") or {}).get("input", "")
+    if not str(source).startswith("calibration/"):
+        return set()
+    calibration = (metadata.get("config") or {}).get("calibration") or {}
+    first = int(calibration.get("seed", 0))
+    return set(range(first, first + int(calibration.get("takes", 1))))  # one take before `takes` existed
 
 
 def takes_of(folder: Path, words) -> dict[str, list[Path]]:
@@ -122,6 +139,9 @@ def format_openworld(r: dict) -> str:
                  f"{s['other_words_firing_pct']:.1f} % of {s['other_words']} other words fire, "
                  f"{s['detections_per_hour_of_talk']:.0f} detections per hour of talk ({s['talk_minutes']:.1f} min), "
                  f"{s['false_alarms_per_hour']:.0f} false alarms per hour overall")
+    if s.get("in_calibration"):
+        lines.append("  (this stream's seed drew a stream the stored detector was calibrated on: its figures "
+                     "above are partly in-sample; the curve is not)")
     for key, budget, what in (("false_alarms_per_hour", 30, "false alarms/h overall"),
                               ("detections_per_hour_of_talk", 30, "detections/h of talk")):
         row = best_within(s.get("curve", []), key, budget)
