@@ -73,9 +73,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise OutputWriteError(f"cannot write {path}: {why_unwritable(path.parent, exc)}") from None
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
     try:
         yield tmp_path
+        # mkstemp makes 0600, and so do writers that make the file anew (safetensors' save_file): give the
+        # usual mode once the file is written
+        os.chmod(tmp_path, 0o666 & ~_umask())
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)

@@ -73,6 +73,27 @@ def test_atomic_write_says_why_a_folder_cannot_be_made(tmp_path):
         atomic_write_text(tmp_path / "link" / "b.json", "{}")
 
 
+def test_an_atomic_write_leaves_the_usual_mode_even_when_the_writer_makes_the_file_anew(tmp_path):
+    # mkstemp makes 0600, and safetensors' save_file writes a new 0600 file: a checkpoint or calibrated
+    # copy must still be readable by others where the umask allows it (a server running as another user)
+    import os
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from speechseq.fsutil import atomic_path
+
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "m.safetensors") as tmp:
+            save_file({"w": np.zeros(3, dtype=np.float32)}, str(tmp))
+        atomic_write_text(tmp_path / "m.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
+
+
 # --- b. speechseq-data names its own key ------------------------------------------------------------
 
 @pytest.mark.parametrize("case,fragments", [
@@ -226,3 +247,4 @@ def test_calibration_and_export_store_names_only(tmp_path):
     assert shipped["source_checkpoint"] == "kws12_mini.safetensors"
     assert shipped["streaming"]["validation"]["input"] == " + ".join(
         f"calibration/{name}/stream.wav" for name in ("near", "far", "near_2", "far_2"))
+
