@@ -117,6 +117,37 @@ def test_transcripts_mark_what_says_a_keyword(real_world):
     assert says_a_word("turn it on", ("on", "off")) and not says_a_word("only once", ("on",))
 
 
+def test_nemo_manifests_mark_isolated_commands_so_neither_training_nor_a_stream_takes_them_as_talk(
+        tmp_path, synthetic_root):
+    # AN4 as real_world ships it: isolated words whose text sits only in NeMo manifests (meta/*.json)
+    import json
+
+    from speechseq.data.layout import scan_dataset
+    from speechseq.evaluation.evaluate import label_set_from_names
+    from speechseq.evaluation.openworld_stream import stream_pools
+    from speechseq.training.openworld import negative_files
+
+    an4 = tmp_path / "rw" / "speech" / "an4"
+    (an4 / "meta").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for name, seconds in (("an1-fabc-b", 1.6), ("an2-mdef-b", 1.6), ("an3-mghi-b", 3.0)):
+        sf.write(an4 / f"{name}.flac", babble(rng, seconds), SR)
+    lines = [json.dumps({"audio_filepath": "tests/data/asr/train/an4/wav/an1-fabc-b.wav", "text": "yes"}),
+             json.dumps({"audio_filepath": "tests/data/asr/test/an4/wav/an2-mdef-b.wav", "text": "help"}),
+             "not json", json.dumps(["a", "list"]), json.dumps({"text": "no file"})]
+    (an4 / "meta" / "asr_an4_train.json").write_text("\n".join(lines) + "\n")
+    index = scan_real_world(tmp_path / "rw")
+    assert {f.path.name: f.transcript for f in index.select("speech")} == {
+        "an1-fabc-b.flac": "yes", "an2-mdef-b.flac": "help", "an3-mghi-b.flac": None}
+    keywords = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+    splits = ("train", "validation", "test")
+    assert sum(negative_files(index, split, None, keywords)[2] for split in splits) == 1  # "yes" left out
+    label_set = label_set_from_names(["_silence_", "_unknown_", *keywords])
+    pools = [stream_pools(scan_dataset(synthetic_root), "validation", label_set, index, split) for split in splits]
+    assert {p.name for pool in pools for p in pool.talk} == {"an3-mghi-b.flac"}
+    assert {p.name for pool in pools for p in pool.others} == {"an2-mdef-b.flac"}  # a short word, not talk
+
+
 def test_windows_are_deterministic_for_a_seed_and_count_what_could_not_be_read(real_world):
     files = sorted((real_world / "speech" / "books").iterdir())
     first = speech_windows(files, seed=3, progress=False)

@@ -7,8 +7,9 @@ many people's takes of one wake word), the sound (`aircon_0`, `aircon_1` are one
 folder of one hall's responses). Groups, never files, are assigned to train / validation / test, by a
 stable hash within each source folder, so a speaker, a sound or a room is in one split only.
 
-Transcripts, where a source has them (`metadata.csv` of `file,text`, AN4's `meta/kaldi_an4_text`),
-mark recordings that say a command word: those are never used as "other words".
+Transcripts, where a source has them (`metadata.csv` of `file,text`, AN4's `meta/kaldi_an4_text`, NeMo
+manifests `meta/*.json` of `{"audio_filepath", "text"}` lines), mark recordings that say a command word:
+those are never used as "other words" or talk.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def assign_splits(groups: list[str], salt: str) -> dict[str, str]:
 
 
 def read_transcripts(folder: Path) -> dict[str, str]:
-    """file stem -> lower-case text, from `metadata.csv` (file,text,...) and AN4's `meta/kaldi_an4_text`."""
+    """file stem -> lower-case text, from `metadata.csv` (file,text,...), NeMo manifests under `meta/` and
+    AN4's `meta/kaldi_an4_text`."""
     out: dict[str, str] = {}
     meta = folder / "metadata.csv"
     if meta.is_file():
@@ -119,6 +121,7 @@ def read_transcripts(folder: Path) -> dict[str, str]:
             for row in csv.reader(fh):
                 if len(row) >= 2 and row[0].strip():
                     out[Path(row[0].strip()).stem] = row[1].strip().lower()
+    out.update(_manifest_transcripts(folder / "meta"))
     kaldi = folder / "meta" / "kaldi_an4_text"
     if kaldi.is_file():
         for line in kaldi.read_text().splitlines():
@@ -126,6 +129,24 @@ def read_transcripts(folder: Path) -> dict[str, str]:
             parts = key.split("-")
             if len(parts) == 3:  # kaldi names speaker-utterance-mic; the files utterance-speaker-mic
                 out[f"{parts[1]}-{parts[0]}-{parts[2]}"] = text.strip().lower()
+    return out
+
+
+def _manifest_transcripts(meta: Path) -> dict[str, str]:
+    """file stem -> lower-case text from NeMo manifests (JSON lines with audio_filepath and text), such
+    as AN4's `asr_an4_train.json`: without them its isolated "yes", "no", "stop" and "go" were read as
+    untranscribed talk. Lines that are not such objects are skipped."""
+    import json
+
+    out: dict[str, str] = {}
+    for manifest in sorted(meta.glob("*.json")) if meta.is_dir() else []:
+        for line in manifest.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("audio_filepath"), str) and isinstance(row.get("text"), str):
+                out[Path(row["audio_filepath"]).stem] = row["text"].strip().lower()
     return out
 
 
