@@ -12,6 +12,7 @@ from pathlib import Path
 CHECKPOINT_FORMAT = 1  # best.safetensors / last.pt metadata
 ONNX_FORMAT = 1        # model.json beside model.onnx
 SAFETENSORS_KEY = "speechseq"  # the safetensors header entry that holds a checkpoint's metadata
+STREAMING_KEY = "streaming"     # the metadata entry that holds the stored detector (streaming.calibration_store)
 
 
 def decode_metadata(raw: str, source: str | Path, supported: int, kind: str,
@@ -44,3 +45,13 @@ def read_checkpoint_metadata(path: str | Path, error: type[Exception]) -> dict:
     if raw is None:
         raise error(f"{path}: a safetensors file without speechseq metadata")
     return decode_metadata(raw, path, CHECKPOINT_FORMAT, "checkpoint", error)
+
+
+def trained_calibration(meta: dict) -> dict | None:
+    """The `calibration.*` config the stored detector was chosen with, when the training run (or
+    scripts/recalibrate.py) chose it on its own validation streams (calibration/ in the run folder);
+    None when the checkpoint holds no detector or one calibrated elsewhere."""
+    where = str(((meta.get(STREAMING_KEY) or {}).get("validation") or {}).get("input", ""))
+    if not where.startswith("calibration/"):
+        return None
+    return (meta.get("config") or {}).get("calibration") or {}

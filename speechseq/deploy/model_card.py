@@ -16,7 +16,7 @@ from pathlib import Path
 from speechseq.deploy.card_openworld import openworld_data_row, openworld_licences, openworld_section
 from speechseq.deploy.card_data import architecture_line, describe_training_data, epoch_clips, input_line
 from speechseq.deploy.card_balanced import balanced_rows, chosen_on, per_class_rows, seed_metric
-from speechseq.deploy.metadata import read_checkpoint_metadata
+from speechseq.deploy.metadata import STREAMING_KEY, read_checkpoint_metadata, trained_calibration
 from speechseq.deploy.pretrained import MODEL_NAME
 
 # The card is filled from the run's own reports, so its figures are the ones the run measured.
@@ -170,11 +170,11 @@ def streams_section(streams: str | Path | None) -> str:
 def trained_calibration_section(meta: dict) -> str:
     """The detector the training run calibrated and stored in best.safetensors itself (on its own
     validation streams, calibration/ in the run folder); "" when the checkpoint holds none or a later one."""
-    cal = meta.get("streaming") or {}
-    where = str((cal.get("validation") or {}).get("input", ""))
-    if not where.startswith("calibration/"):
+    c = trained_calibration(meta)
+    if c is None:
         return ""
-    c = (meta.get("config") or {}).get("calibration") or {}
+    cal = meta.get(STREAMING_KEY) or {}
+    where = cal["validation"]["input"]  # calibration/...: trained_calibration found it there
     room = f" (RT60 {c['rt60']:g} s, talker {c['distance']:g} m away)" if {"rt60", "distance"} <= set(c) else ""
     room += f";\n{c.get('takes')} such pairs, each with other words, noise and room" * (int(c.get("takes", 1)) > 1)
     v = cal.get("validation") or {}

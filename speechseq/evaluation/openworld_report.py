@@ -16,6 +16,7 @@ from speechseq.data.layout import scan_dataset
 from speechseq.data.real_world import scan_real_world
 from speechseq.data.splits import NoiseBank, load_split
 from speechseq.deploy.checkpoint import load_inference
+from speechseq.deploy.metadata import trained_calibration
 from speechseq.evaluation.evaluate import label_set_from_names
 from speechseq.evaluation.openworld import (
     clip_conditions,
@@ -63,10 +64,9 @@ def calibration_seeds(metadata: dict) -> set[int]:
     """The seeds of the validation streams a checkpoint's stored detector was chosen on at the end of
     training (or by scripts/recalibrate.py): `calibration.seed` and the takes after it; none where the
     detector came from elsewhere."""
-    source = ((metadata.get("streaming") or {}).get("validation") or {}).get("input", "")
-    if not str(source).startswith("calibration/"):
+    calibration = trained_calibration(metadata)
+    if calibration is None:
         return set()
-    calibration = (metadata.get("config") or {}).get("calibration") or {}
     first = int(calibration.get("seed", 0))
     return set(range(first, first + int(calibration.get("takes", 1))))  # one take before `takes` existed
 

@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from speechseq.deploy.metadata import SAFETENSORS_KEY
+from speechseq.deploy.metadata import SAFETENSORS_KEY, STREAMING_KEY
 from speechseq.fsutil import atomic_path, atomic_write_text
 
-STREAMING_KEY = "streaming"
 CALIBRATED_KNOBS = ("detector", "threshold", "class_thresholds", "average_window_ms", "suppression_ms",
                     "margin", "temperature")
 
