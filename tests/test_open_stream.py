@@ -80,6 +80,35 @@ def test_open_world_scores_count_other_words_and_talk():
     assert r["detections_per_hour_of_talk"] == pytest.approx(20.0)
 
 
+def test_stream_figures_say_which_speakers_the_commands_rest_on(tmp_path):
+    from speechseq.evaluation.openworld_report import format_openworld
+    from speechseq.evaluation.openworld_stream import command_speakers
+    from speechseq.streaming.smoothing import Detection
+    from speechseq.streaming.sweep import PosteriorTrack
+
+    # four commands of speaker a (one caught), two of b (both caught), one other word by c
+    starts = [1000.0, 5000.0, 9000.0, 13000.0, 17000.0, 21000.0, 25000.0]
+    files = ["yes/a_nohash_0.wav", "no/a_nohash_1.wav", "yes/a_nohash_2.wav", "no/a_nohash_3.wav",
+             "yes/b_nohash_0.wav", "no/b_nohash_0.wav", "bed/c_nohash_0.wav"]
+    labels = ["yes", "no", "yes", "no", "yes", "no", "_unknown_"]
+    (tmp_path / "words.csv").write_text("label,start_ms,end_ms,word,file\n" + "".join(
+        f"{lab},{s:g},{s + 500:g},{lab},{f}\n" for lab, s, f in zip(labels, starts, files)))
+    track = PosteriorTrack([0.0], np.zeros((1, 3)), ["_unknown_", "yes", "no"], list(zip(labels, starts)), 60.0)
+    dets = [Detection(1400.0, "yes", 0.9), Detection(5400.0, "yes", 0.9),  # a: one right, one wrong
+            Detection(17400.0, "yes", 0.9), Detection(21400.0, "no", 0.9), Detection(25400.0, "no", 0.9)]
+    k = command_speakers(track, dets, tmp_path / "words.csv")
+    assert k["speakers"] == 2 and k["largest"] == "a"
+    assert k["largest_share_pct"] == pytest.approx(100 * 4 / 6)
+    assert k["largest_correct_pct"] == pytest.approx(25.0) and k["others_correct_pct"] == pytest.approx(100.0)
+    assert k["speaker_balanced_correct_pct"] == pytest.approx(62.5)   # (25 + 100) / 2, not 3 of 6
+    stream = {"correct_pct": 50.0, "command_words": 6, "other_words_firing_pct": 100.0, "other_words": 1,
+              "detections_per_hour_of_talk": 0.0, "talk_minutes": 0.0, "false_alarms_per_hour": 60.0, "speakers": k}
+    text = format_openworld({"split": "test", "other_words": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
+                             "sounds": {"as_command_pct": 0.0, "n": 0, "by_command": {}}, "stream": stream})
+    assert "commands by 2 speakers, the largest (a) 67 % of them: 25.0 % correct, the others 100.0 %" in text
+    assert "every speaker weighing the same 62.5 %" in text
+
+
 def test_training_draws_open_world_negatives_and_noise(train_cfg, tmp_path):
     from speechseq.training.data import frontend_spec, prepare_data
 

@@ -139,6 +139,12 @@ def format_openworld(r: dict) -> str:
                  f"{s['other_words_firing_pct']:.1f} % of {s['other_words']} other words fire, "
                  f"{s['detections_per_hour_of_talk']:.0f} detections per hour of talk ({s['talk_minutes']:.1f} min), "
                  f"{s['false_alarms_per_hour']:.0f} false alarms per hour overall")
+    k = s.get("speakers") or {}
+    if k.get("speakers"):
+        rest = k["others_correct_pct"]
+        lines.append(f"  commands by {k['speakers']} speakers, the largest ({k['largest']}) {k['largest_share_pct']:.0f} % of "
+                     f"them: {k['largest_correct_pct']:.1f} % correct" + (f", the others {rest:.1f} %" if rest is not None else "")
+                     + f"; every speaker weighing the same {k['speaker_balanced_correct_pct']:.1f} %")
     if s.get("in_calibration"):
         lines.append("  (this stream's seed drew a stream the stored detector was calibrated on: its figures "
                      "above are partly in-sample; the curve is not)")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from speechseq.data.layout import DatasetIndex
 from speechseq.data.real_world import RealWorldIndex, says_a_word
 from speechseq.labels import UNKNOWN, LabelSet
@@ -84,8 +86,41 @@ def evaluate_open_stream(classifier, settings, pools: StreamPools, out_dir: Path
     report = score_open_stream(track, detections, out_dir / "words.csv", out_dir / "talk.csv",
                                {str(p) for p in pools.others})
     report["by_label"] = _fired_by_label(detections, track.keywords)
+    report["speakers"] = command_speakers(track, detections, out_dir / "words.csv")
     report["curve"] = open_world_curve(track, settings.smoothing, out_dir, {str(p) for p in pools.others})
     return report
+
+
+def speaker_of(path: str) -> str:
+    """A command clip's speaker: Speech Commands' file-name part before `_nohash_` (else the file's stem)."""
+    name = Path(path).name
+    return name.split("_nohash_")[0] if "_nohash_" in name else Path(path).stem
+
+
+def command_speakers(track, detections, words_csv: Path, match_window_ms: float = 2000.0) -> dict:
+    """Who the stream's commands rest on: how many speakers, the largest one's share and its commands
+    correct against the rest's, and the share correct with every speaker weighing the same (a speaker
+    with many clips in a split can make much of a stream, and of its misses)."""
+    from speechseq.streaming.scoring import match_detections
+
+    with open(words_csv, newline="") as fh:
+        files = {round(float(r["start_ms"]), 1): r["file"] for r in csv.DictReader(fh)}
+    truth, outcome, *_ = match_detections(detections, track.truth, track.keywords, match_window_ms)
+    per: dict[str, list[int]] = {}
+    for word, result in zip(truth, outcome):
+        if word[0] in track.keywords:
+            counts = per.setdefault(speaker_of(files.get(round(float(word[1]), 1), "?")), [0, 0])
+            counts[0] += 1
+            counts[1] += result == "correct"
+    if not per:
+        return {"speakers": 0}
+    largest = max(per, key=lambda s: per[s][0])
+    rest = [sum(c[i] for s, c in per.items() if s != largest) for i in (0, 1)]
+    return {"speakers": len(per), "largest": largest,
+            "largest_share_pct": 100.0 * per[largest][0] / sum(c[0] for c in per.values()),
+            "largest_correct_pct": 100.0 * per[largest][1] / per[largest][0],
+            "others_correct_pct": 100.0 * rest[1] / rest[0] if rest[0] else None,
+            "speaker_balanced_correct_pct": 100.0 * float(np.mean([c[1] / c[0] for c in per.values()]))}
 
 
 def open_world_curve(track, smoothing, out_dir: Path, others: set[str], thresholds=None) -> list[dict]:

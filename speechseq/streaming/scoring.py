@@ -17,9 +17,10 @@ from speechseq.labels import SILENCE, UNKNOWN
 from speechseq.streaming.smoothing import Detection
 
 
-def score_detections(detections: list[Detection], truth: list[tuple], keywords: set[str],
-                     duration_s: float, match_window_ms: float = 2000.0) -> dict:
-    """`truth`: (label, start_ms) or (label, start_ms, speech_end_ms) per word."""
+def match_detections(detections: list[Detection], truth: list[tuple], keywords: set[str],
+                     match_window_ms: float = 2000.0):
+    """(truth sorted by start, each word's outcome: "correct", "wrong" or None, each word's latency,
+    false alarms by kind, confusions): the matching `score_detections` counts."""
     truth = sorted(truth, key=lambda x: x[1])
     starts = [w[1] for w in truth]
     is_command = [w[0] in keywords for w in truth]
@@ -44,6 +45,15 @@ def score_detections(detections: list[Detection], truth: list[tuple], keywords: 
             if det.label != word:
                 confusions.setdefault(word, {}).setdefault(det.label, 0)
                 confusions[word][det.label] += 1
+    return truth, outcome, latency, false_alarms, confusions
+
+
+def score_detections(detections: list[Detection], truth: list[tuple], keywords: set[str],
+                     duration_s: float, match_window_ms: float = 2000.0) -> dict:
+    """`truth`: (label, start_ms) or (label, start_ms, speech_end_ms) per word."""
+    truth, outcome, latency, false_alarms, confusions = match_detections(detections, truth, keywords, match_window_ms)
+    starts = [w[1] for w in truth]
+    is_command = [w[0] in keywords for w in truth]
     n_cmd = sum(is_command)
     correct = sum(o == "correct" for o in outcome)
     wrong = sum(o == "wrong" for o in outcome)
