@@ -247,4 +247,3 @@ def test_calibration_and_export_store_names_only(tmp_path):
     assert shipped["source_checkpoint"] == "kws12_mini.safetensors"
     assert shipped["streaming"]["validation"]["input"] == " + ".join(
         f"calibration/{name}/stream.wav" for name in ("near", "far", "near_2", "far_2"))
-

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -136,8 +137,6 @@ def _manifest_transcripts(meta: Path) -> dict[str, str]:
     """file stem -> lower-case text from NeMo manifests (JSON lines with audio_filepath and text), such
     as AN4's `asr_an4_train.json`: without them its isolated "yes", "no", "stop" and "go" were read as
     untranscribed talk. Lines that are not such objects are skipped."""
-    import json
-
     out: dict[str, str] = {}
     for manifest in sorted(meta.glob("*.json")) if meta.is_dir() else []:
         for line in manifest.read_text(errors="replace").splitlines():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechseq.data.layout import DatasetIndex
+from speechseq.data.layout import DatasetIndex, speaker_of
 from speechseq.data.real_world import RealWorldIndex, says_a_word
 from speechseq.labels import UNKNOWN, LabelSet
 from speechseq.streaming.open_stream import OpenStreamRecipe, StreamPools, build_open_stream, read_talk, write_open_stream
@@ -91,16 +91,11 @@ def evaluate_open_stream(classifier, settings, pools: StreamPools, out_dir: Path
     return report
 
 
-def speaker_of(path: str) -> str:
-    """A command clip's speaker: Speech Commands' file-name part before `_nohash_` (else the file's stem)."""
-    name = Path(path).name
-    return name.split("_nohash_")[0] if "_nohash_" in name else Path(path).stem
-
-
 def command_speakers(track, detections, words_csv: Path, match_window_ms: float = 2000.0) -> dict:
     """Who the stream's commands rest on: how many speakers, the largest one's share and its commands
     correct against the rest's, and the share correct with every speaker weighing the same (a speaker
-    with many clips in a split can make much of a stream, and of its misses)."""
+    with many clips in a split can make much of a stream, and of its misses). Speakers as
+    `data.layout.speaker_of` names them."""
     from speechseq.streaming.scoring import match_detections
 
     with open(words_csv, newline="") as fh:
