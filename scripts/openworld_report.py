@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1200.0, help="length of the stream (s)")
     parser.add_argument("--snr", type=float, default=10.0, help="speech over the recorded noise (dB)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--draw", choices=("speaker", "clip"), default="speaker",
+                        help="a stream command's clip: one of the word's speakers, then a clip of theirs "
+                             "(default), or any clip of the word (reports before 2026-12-07)")
     parser.add_argument("--takes", help="a model of own words: a folder <word>/* of other people's takes of them")
     parser.add_argument("--table", nargs="+", metavar="NAME=openworld.json",
                         help="instead: print a table of finished reports (one column each, mean and spread)")
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         checkpoint = resolve_checkpoint(args.checkpoint)
         report = openworld_report(checkpoint, args.real_world, args.speech_commands, args.split, args.out,
-                                  args.seconds, args.snr, args.seed, takes=args.takes)
+                                  args.seconds, args.snr, args.seed, takes=args.takes, draw=args.draw)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"openworld_report: error: {exc}", file=sys.stderr)
         return 2

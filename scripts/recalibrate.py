@@ -26,13 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--takes", type=int, help="pairs of validation streams (default: stored, else 2)")
     ap.add_argument("--seconds", type=float, help="length of each stream (default: stored, else 600)")
     ap.add_argument("--budget", type=float, help="false alarms per hour (default: stored, else 30)")
+    ap.add_argument("--draw", choices=("speaker", "clip"),
+                    help="open-world streams: a command's clip by speaker or by clip (default: stored, else speaker)")
     ap.add_argument("--out", type=Path, default=Path("runs/recalibrate"))
     ap.add_argument("--openworld", type=Path, help="a real_world folder: calibrate on open-world streams")
     a = ap.parse_args(argv)
     if a.checkpoint.suffix != ".safetensors" or not a.checkpoint.is_file():
         ap.error(f"no .safetensors checkpoint at {a.checkpoint}")
     overrides = {k: v for k, v in (("takes", a.takes), ("seconds", a.seconds),
-                                   ("max_false_alarms_per_hour", a.budget)) if v is not None}
+                                   ("max_false_alarms_per_hour", a.budget), ("draw", a.draw)) if v is not None}
     from speechseq.config import ConfigError
     from speechseq.errors import DatasetError
     from speechseq.streaming.calibration_store import CalibrationError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -48,6 +49,42 @@ def test_commands_are_balanced_over_the_classes(pools):
     _, words, _ = build_open_stream(pools, OpenStreamRecipe(seconds=900.0, shares=(1, 0, 0, 0)), seed=0)
     counts = {w: sum(x.label == w for x in words) for w in pools.commands}
     assert max(counts.values()) < 2.5 * min(counts.values())
+
+
+def test_commands_are_drawn_by_speaker_so_a_speaker_with_many_clips_is_one_voice(pools, tmp_path):
+    from speechseq.data.layout import speaker_of
+
+    # one speaker with 30 clips of "yes" beside the few speakers who said it once
+    (tmp_path / "yes").mkdir()
+    many = []
+    for i in range(30):
+        many.append(tmp_path / "yes" / f"b1gb1gb1_nohash_{i}.wav")
+        many[-1].symlink_to(pools.commands["yes"][0])
+    others = len({speaker_of(p) for p in pools.commands["yes"]})
+    pools.commands["yes"] = pools.commands["yes"] + many
+    only = OpenStreamRecipe(seconds=1200.0, shares=(1, 0, 0, 0))
+
+    def share(draw):
+        _, words, _ = build_open_stream(pools, dataclasses.replace(only, draw=draw), seed=0)
+        yes = [w for w in words if w.label == "yes"]
+        return sum("b1gb1gb1" in w.path for w in yes) / len(yes)
+
+    assert share("speaker") == pytest.approx(1 / (others + 1), abs=0.05)
+    assert share("clip") > 0.6  # 30 of its clips against one each of the others
+    with pytest.raises(ValueError, match="draw must be one of"):
+        OpenStreamRecipe(draw="voice")
+
+
+def test_a_stream_folder_built_from_another_recipe_is_built_again(pools, tmp_path):
+    from speechseq.evaluation.openworld_stream import _built_from, make_open_stream
+
+    recipe = OpenStreamRecipe(seconds=60.0, draw="clip")
+    make_open_stream(tmp_path / "s", pools, recipe, seed=3)
+    assert _built_from(tmp_path / "s", recipe, 3)
+    assert not _built_from(tmp_path / "s", dataclasses.replace(recipe, draw="speaker"), 3)
+    assert not _built_from(tmp_path / "s", recipe, 4)
+    (tmp_path / "s" / "recipe.json").write_text("{not json")
+    assert not _built_from(tmp_path / "s", recipe, 3)
 
 
 def test_written_stream_has_talk_csv(pools, tmp_path):

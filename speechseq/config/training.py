@@ -138,6 +138,10 @@ class CalibrationConfig:
     # pair, detectors overshot the budget on held-out validation pairs (35 false alarms/h near for a
     # budget of 30, nine models); on two, 30 (docs/farfield.md)
     takes: int = 2
+    # open-world streams (openworld.root set): a command's clip drawn by speaker (one of the word's
+    # speakers, then a clip of theirs) or by clip. By clip, one validation speaker of the mini set with
+    # 128 of 795 clips said a quarter of the streams' commands (docs/openworld.md, round 10)
+    draw: str = "speaker"
 
 
 @dataclass

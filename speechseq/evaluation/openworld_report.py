@@ -33,12 +33,15 @@ log = logging.getLogger(__name__)
 
 def openworld_report(checkpoint: str | Path, real_world: str | Path, speech_commands: str | Path, split: str,
                      out_dir: str | Path, stream_seconds: float = 1200.0, snr_db: float = 10.0, seed: int = 0,
-                     cache_dir: str | None = "~/.cache/speechseq", takes: str | Path | None = None) -> dict:
+                     cache_dir: str | None = "~/.cache/speechseq", takes: str | Path | None = None,
+                     draw: str = "speaker") -> dict:
     """Every open-world figure of `checkpoint` on `split`; written to `out_dir`/openworld.json.
 
     `takes`: a folder of word folders holding other people's takes of the model's own words (a model
     of experiment=enroll); they are the commands of the stream and are scored as clips, and every
-    Speech Commands word of `split` counts as another word."""
+    Speech Commands word of `split` counts as another word. `draw`: how the stream picks a command's
+    clip (streaming.open_stream: "speaker", one of the word's speakers and then a clip of theirs; "clip",
+    any of the word's clips, as reports before 2026-12-07 did)."""
     import torch
 
     torch.set_num_threads(1)
@@ -50,7 +53,9 @@ def openworld_report(checkpoint: str | Path, real_world: str | Path, speech_comm
     report: dict = {"checkpoint": str(checkpoint), "split": split, "files": rw.summary()}
     commands = takes_of(Path(takes), label_set.words) if takes else None
     _clip_figures(report, loaded, label_set, rw, index, split, snr_db, seed, cache_dir, commands)
-    report["stream"] = _stream_figures(loaded, label_set, rw, index, split, out, stream_seconds, snr_db, seed, commands)
+    recipe = OpenStreamRecipe(seconds=stream_seconds, snr_db=(snr_db, snr_db), draw=draw)
+    report["stream"] = _stream_figures(loaded, label_set, rw, index, split, out, recipe, seed, commands)
+    report["stream"]["draw"] = draw
     if split == "validation" and seed in calibration_seeds(loaded.metadata):
         # the same seed draws the same words and talk: the stored detector was chosen on part of this stream
         report["stream"]["in_calibration"] = True
@@ -112,13 +117,12 @@ def _clip_figures(report, loaded, label_set, rw, index, split, snr_db, seed, cac
         report["takes"][word] = {"n": len(waves), "recognised": hit, "recognised_pct": 100.0 * hit / len(waves)}
 
 
-def _stream_figures(loaded, label_set, rw, index, split, out, seconds, snr_db, seed, commands) -> dict:
+def _stream_figures(loaded, label_set, rw, index, split, out, recipe: OpenStreamRecipe, seed, commands) -> dict:
     from speechseq.streaming.backends import TorchClassifier
     from speechseq.streaming.recognizer import settings_for
 
     classifier = TorchClassifier(loaded.model, loaded.labels, loaded.frontend, loaded.metadata)
     settings = settings_for(classifier, {})
-    recipe = OpenStreamRecipe(seconds=seconds, snr_db=(snr_db, snr_db))
     pools = stream_pools(index, split, label_set, rw, split, commands=commands)
     name = f"stream_{split}_{seed}" + ("_takes" if commands is not None else "")
     return evaluate_open_stream(classifier, settings, pools, out / name, recipe, seed)
@@ -142,7 +146,8 @@ def format_openworld(r: dict) -> str:
     k = s.get("speakers") or {}
     if k.get("speakers"):
         rest = k["others_correct_pct"]
-        lines.append(f"  commands by {k['speakers']} speakers, the largest ({k['largest']}) {k['largest_share_pct']:.0f} % of "
+        drawn = {"speaker": "drawn by speaker", "clip": "drawn by clip"}.get(s.get("draw"), "")
+        lines.append(f"  commands{' ' + drawn if drawn else ''} by {k['speakers']} speakers, the largest ({k['largest']}) {k['largest_share_pct']:.0f} % of "
                      f"them: {k['largest_correct_pct']:.1f} % correct" + (f", the others {rest:.1f} %" if rest is not None else "")
                      + f"; every speaker weighing the same {k['speaker_balanced_correct_pct']:.1f} %")
     if s.get("in_calibration"):

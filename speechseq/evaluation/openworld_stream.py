@@ -5,6 +5,7 @@ detections per hour of talk (speechseq.streaming.open_stream builds the stream).
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,27 @@ def stream_pools(index: DatasetIndex, split: str, label_set: LabelSet, rw: RealW
     return StreamPools(commands, unknown, others, talk, noise)
 
 
+def stream_recipe_record(recipe: OpenStreamRecipe, seed: int) -> dict:
+    """What a stream folder was built from (its recipe.json): a folder built otherwise is built again."""
+    from dataclasses import asdict
+
+    return {"seed": seed, **json.loads(json.dumps(asdict(recipe)))}
+
+
 def make_open_stream(out_dir: Path, pools: StreamPools, recipe: OpenStreamRecipe, seed: int) -> Path:
+    from speechseq.fsutil import atomic_write_text
+
     wave, words, talk = build_open_stream(pools, recipe, seed)
-    return write_open_stream(out_dir, wave, words, talk)
+    wav = write_open_stream(out_dir, wave, words, talk)
+    atomic_write_text(out_dir / "recipe.json", json.dumps(stream_recipe_record(recipe, seed), indent=2) + "\n")
+    return wav
+
+
+def _built_from(out_dir: Path, recipe: OpenStreamRecipe, seed: int) -> bool:
+    try:
+        return json.loads((out_dir / "recipe.json").read_text()) == stream_recipe_record(recipe, seed)
+    except (OSError, ValueError):
+        return False
 
 
 def _other_word_starts(words_csv: Path, others: set[str]) -> list[float]:
@@ -74,11 +93,12 @@ def score_open_stream(track, detections, words_csv: Path, talk_csv: Path, others
 
 def evaluate_open_stream(classifier, settings, pools: StreamPools, out_dir: Path, recipe: OpenStreamRecipe,
                          seed: int = 0, progress: bool = False) -> dict:
-    """Build (or reuse) the stream in `out_dir` and score the classifier's stored detector on it."""
+    """Build (or reuse, when its recipe.json says the same recipe and seed) the stream in `out_dir` and
+    score the classifier's stored detector on it."""
     from speechseq.evaluation.streams import posterior_track
 
     wav = out_dir / "stream.wav"
-    if not wav.is_file():
+    if not (wav.is_file() and _built_from(out_dir, recipe, seed)):
         make_open_stream(out_dir, pools, recipe, seed)
     track = posterior_track(classifier, wav, out_dir / "labels.csv", settings.hop_ms, settings.window_ms,
                             progress=progress)

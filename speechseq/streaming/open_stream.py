@@ -1,8 +1,10 @@
 """Streams of the open world: commands among other people's words and talk, over recorded noise.
 
 What a recogniser meets in a room where people speak: a timeline of events, each a command clip
-(the command drawn first, uniformly, then one of its clips: every word as often as any other, not
-the dataset's most frequent five), an other word (a dataset filler word, or the loudest second of
+(the command drawn first, uniformly, so every word comes as often as any other, not the dataset's
+most frequent five; then, with `draw="speaker"`, one of the speakers who said it and a clip of
+theirs, so a speaker with many clips in a split is one voice among many, not a quarter of the
+stream; with `draw="clip"`, any of its clips), an other word (a dataset filler word, or the loudest second of
 another person's take of another word), or a stretch of talk (a whole read sentence), with a gap of
 silence between events, over recorded noise whose level follows each event's speech level at an
 SNR drawn from `snr_db`. `labels.csv` lists commands and other words (as `_unknown_`); `talk.csv`
@@ -29,6 +31,7 @@ from speechseq.streaming.synth_stream import (
 )
 
 EVENT_KINDS = ("command", "unknown", "other", "talk")
+DRAWS = ("speaker", "clip")
 
 
 @dataclass
@@ -48,6 +51,11 @@ class OpenStreamRecipe:
     shares: tuple[float, float, float, float] = (0.45, 0.15, 0.2, 0.2)   # command, unknown, other, talk events
     gap_ms: tuple[float, float] = (1000.0, 2500.0)                      # silence between events
     snr_db: tuple[float, float] = (10.0, 10.0)                          # speech over the noise
+    draw: str = "speaker"                                               # a command's clip: by speaker, or any clip
+
+    def __post_init__(self):
+        if self.draw not in DRAWS:
+            raise ValueError(f"draw must be one of {list(DRAWS)}, got {self.draw!r}")
 
 
 @dataclass
@@ -79,6 +87,28 @@ class _Picker:
         return item
 
 
+class _SpeakerPicker:
+    """Round-robin over a shuffled list of speakers, each with a round-robin over their own clips."""
+
+    def __init__(self, files: list[Path], rng: np.random.Generator):
+        from speechseq.data.layout import speaker_of
+
+        by_speaker: dict[str, list[Path]] = {}
+        for f in files:
+            by_speaker.setdefault(speaker_of(f), []).append(f)
+        self.speakers = _Picker([_Picker(by_speaker[s], rng) for s in sorted(by_speaker)], rng)
+
+    def next(self):
+        return self.speakers.next().next()
+
+
+def _command_pickers(commands: dict[str, list[Path]], draw: str, rng: np.random.Generator) -> dict:
+    picker = _SpeakerPicker if draw == "speaker" else _Picker
+    pickers: dict = {label: picker(files, rng) for label, files in commands.items() if files}
+    pickers["labels"] = sorted(label for label in commands if commands[label])
+    return pickers
+
+
 def _event_audio(kind: str, pickers: dict, rng: np.random.Generator) -> tuple[np.ndarray, str, str, str]:
     """(audio, label, word, path) of one event."""
     from speechseq.data.windows import loudest_window
@@ -102,8 +132,7 @@ def build_open_stream(pools: StreamPools, recipe: OpenStreamRecipe = OpenStreamR
     rng = np.random.default_rng([seed, 31])
     noise_rng = np.random.default_rng([seed, 32])
     kinds, weights = _event_kinds(pools, recipe.shares)
-    pickers: dict = {label: _Picker(files, rng) for label, files in pools.commands.items() if files}
-    pickers["labels"] = sorted(label for label in pools.commands if pools.commands[label])
+    pickers = _command_pickers(pools.commands, recipe.draw, rng)
     for kind, items in (("unknown", pools.unknown), ("other", pools.others), ("talk", pools.talk)):
         if items:
             pickers[kind] = _Picker(items, rng)

@@ -55,9 +55,9 @@ def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: Labe
     words, noise and room per take): near/, and far/ with calibration.rooms, then near_2/, far_2/...
 
     With `open_world` (a RealWorldIndex, openworld.root), each stream is an open-world one
-    (speechseq.streaming.open_stream): the validation commands, class-balanced, among other words and
-    talk of real_world's validation split, over its noise and the dataset's, so the detector is chosen
-    where people talk."""
+    (speechseq.streaming.open_stream): the validation commands, class-balanced and drawn by speaker
+    (`calibration.draw`), among other words and talk of real_world's validation split, over its noise
+    and the dataset's, so the detector is chosen where people talk."""
     from speechseq.augment.rooms import reverberate_stream
 
     made = []
@@ -81,7 +81,8 @@ def _open_world_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, 
     from speechseq.streaming.open_stream import OpenStreamRecipe, build_open_stream
 
     pools = stream_pools(index, "validation", label_set, open_world, "validation", dataset_noise=True)
-    return build_open_stream(pools, OpenStreamRecipe(seconds=c.seconds, snr_db=OPEN_STREAM_SNR_DB), seed)
+    recipe = OpenStreamRecipe(seconds=c.seconds, snr_db=OPEN_STREAM_SNR_DB, draw=c.get("draw", "speaker"))
+    return build_open_stream(pools, recipe, seed)
 
 
 def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetIndex, label_set: LabelSet,
