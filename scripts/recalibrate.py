@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--takes", type=int, help="pairs of validation streams (default: stored, else 2)")
     ap.add_argument("--seconds", type=float, help="length of each stream (default: stored, else 600)")
     ap.add_argument("--budget", type=float, help="false alarms per hour (default: stored, else 30)")
+    ap.add_argument("--talk-budget", type=float,
+                    help="open-world streams: detections per hour of talk (default: stored, else --budget)")
     ap.add_argument("--draw", choices=("speaker", "clip"),
                     help="open-world streams: a command's clip by speaker or by clip (default: stored, else speaker)")
     ap.add_argument("--out", type=Path, default=Path("runs/recalibrate"))
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.checkpoint.suffix != ".safetensors" or not a.checkpoint.is_file():
         ap.error(f"no .safetensors checkpoint at {a.checkpoint}")
     overrides = {k: v for k, v in (("takes", a.takes), ("seconds", a.seconds),
-                                   ("max_false_alarms_per_hour", a.budget), ("draw", a.draw)) if v is not None}
+                                   ("max_false_alarms_per_hour", a.budget), ("draw", a.draw),
+                                   ("max_detections_per_hour_of_talk", a.talk_budget)) if v is not None}
     from speechseq.config import ConfigError
     from speechseq.errors import DatasetError
     from speechseq.streaming.calibration_store import CalibrationError

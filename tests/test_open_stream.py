@@ -144,6 +144,11 @@ def test_stream_figures_say_which_speakers_the_commands_rest_on(tmp_path):
                              "sounds": {"as_command_pct": 0.0, "n": 0, "by_command": {}}, "stream": stream})
     assert "commands by 2 speakers, the largest (a) 67 % of them: 25.0 % correct, the others 100.0 %" in text
     assert "every speaker weighing the same 62.5 %" in text
+    # takes whose names say no speaker are each their own: the line would say nothing
+    text = format_openworld({"split": "test", "other_words": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
+                             "sounds": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
+                             "stream": {**stream, "command_words": 2, "speakers": {**k, "largest_share_pct": 50.0}}})
+    assert "stream:" in text and "speakers" not in text
 
 
 def test_training_draws_open_world_negatives_and_noise(train_cfg, tmp_path):

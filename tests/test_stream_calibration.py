@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from speechseq.labels import COMMANDS_10, LabelSet
-from speechseq.streaming.calibrate import calibrate, pick_single_threshold
+from speechseq.streaming.calibrate import calibrate, pick_single_threshold, stored_record
 from speechseq.streaming.calibration_store import (
     calibration_of,
     write_checkpoint_calibration,
@@ -109,6 +109,25 @@ def test_on_a_stream_with_talk_the_budget_also_holds_per_hour_of_talk():
     assert first.talk == talk[:1] and second.talk == talk[1:]
     record = calibrate(talking, 30.0, [base], grid, per_class=False)
     assert record["within_budget"] and record["validation"]["talk_minutes"] == pytest.approx(21 / 60)
+
+
+def test_a_tighter_talk_budget_leaves_room_for_talk_the_calibration_has_not_heard():
+    # false alarms at 0.79 and 0.86, above the weak words (0.78), 52 and 60 s in, in 120 s of talk
+    track = _synthetic_track(fa_scores=(0.79, 0.86))
+    talking = PosteriorTrack(track.times_ms, track.probs, track.labels, track.truth, track.duration_s,
+                             [(50000.0, 170000.0)])
+    base = SmoothingConfig(average_window_ms=0, suppression_ms=500)
+    grid = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+    # one budget for both: two detections in 2 min of talk (60/h) and 12 false alarms/h are within 60
+    record = calibrate(talking, 60.0, [base], grid, per_class=False)
+    assert record["settings"]["threshold"] == 0.75 and record["max_detections_per_hour_of_talk"] == 60.0
+    assert record["validation"]["detections_per_hour_of_talk"] == pytest.approx(60.0)
+    # 30 per hour of talk: one detection there at most, so the weak words are given up for it (0.8 and
+    # 0.85 both let the 0.86 one through and catch the same words: the higher threshold)
+    record = calibrate(talking, 60.0, [base], grid, per_class=False, max_detections_per_hour_of_talk=30.0)
+    assert record["settings"]["threshold"] == 0.85 and record["within_budget"]
+    assert record["validation"]["detections_per_hour_of_talk"] == pytest.approx(30.0)
+    assert stored_record(record, 100.0, 1000.0, "s.wav")["max_detections_per_hour_of_talk"] == 30.0
 
 
 def test_per_class_thresholds_are_kept_only_where_they_help_on_held_out_halves():

@@ -131,6 +131,9 @@ class CalibrationConfig:
     rt60: float = 0.6              # that room (s, Sabine)
     distance: float = 2.5          # talker to microphone (m)
     max_false_alarms_per_hour: float = 30.0  # the budget the thresholds are chosen for
+    # on open-world streams, detections per hour of talk; null: max_false_alarms_per_hour. The streams
+    # hold minutes of talk, so a detector chosen up to the budget can land over it on talk it has not heard
+    max_detections_per_hour_of_talk: Optional[float] = None
     # the first take's stream seed, far from the small seeds reports draw their validation streams with
     # (openworld_report --seed 1 built calibration's second take again when this was 0)
     seed: int = 1000

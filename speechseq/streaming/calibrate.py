@@ -3,14 +3,15 @@
 For each candidate detector setting the threshold is swept over one posterior pass; the pick
 has the most correct minus wrong detections (a wrong command costs at least as much as a
 missed one) among the settings with at most `max_false_alarms_per_hour` (on streams with talk, also
-at most that many detections per hour of talk; ties: fewer false alarms, then the higher threshold). Per-class thresholds are kept only where they measurably
+at most `max_detections_per_hour_of_talk`, by default as many; ties: fewer false alarms, then the
+higher threshold). Per-class thresholds are kept only where they measurably
 help: fitted on each half of the stream, they must beat the single threshold on the other half
 by `min_gain_pct` points without breaking the budget there, both ways round.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 from speechseq.streaming.smoothing import NON_KEYWORDS, SmoothingConfig
 from speechseq.streaming.sweep import (
@@ -38,19 +39,39 @@ def _rank(r: dict, threshold: float) -> tuple:
     return (round(objective(r), 9), -r["false_alarms_per_hour"], threshold)
 
 
-def within(r: dict, budget: float) -> bool:
-    """At most `budget` false alarms per hour, and (on a stream with talk) at most `budget`
-    detections per hour of talk: the budget holds in a room where people speak, not only on average."""
-    return r["false_alarms_per_hour"] <= budget and r.get("detections_per_hour_of_talk", 0.0) <= budget
+@dataclass(frozen=True)
+class Budget:
+    """False alarms per hour overall, and detections per hour of talk on streams with talk (so the
+    budget holds in a room where people speak, not only on average). The calibration hears only
+    minutes of talk, so a tighter talk budget leaves room for talk it has not heard."""
+
+    false_alarms_per_hour: float
+    detections_per_hour_of_talk: float
+
+    @classmethod
+    def of(cls, budget: "Budget | float") -> "Budget":
+        return budget if isinstance(budget, Budget) else cls(float(budget), float(budget))
+
+    def at_least(self, r: dict) -> "Budget":
+        """This budget, widened to what report `r` spends (a baseline that is over it)."""
+        return Budget(max(self.false_alarms_per_hour, r["false_alarms_per_hour"]),
+                      max(self.detections_per_hour_of_talk, r.get("detections_per_hour_of_talk", 0.0)))
 
 
-def best_within_budget(scored: list[tuple[SmoothingConfig, dict]], budget: float):
+def within(r: dict, budget: Budget | float) -> bool:
+    """Within `budget` (a Budget, or one figure for both false alarms and talk)."""
+    b = Budget.of(budget)
+    return (r["false_alarms_per_hour"] <= b.false_alarms_per_hour
+            and r.get("detections_per_hour_of_talk", 0.0) <= b.detections_per_hour_of_talk)
+
+
+def best_within_budget(scored: list[tuple[SmoothingConfig, dict]], budget: Budget | float):
     """(config, report) with the best objective within `budget` (`within`), or None."""
     ok = [(c, r) for c, r in scored if within(r, budget)]
     return max(ok, key=lambda cr: _rank(cr[1], cr[0].threshold), default=None)
 
 
-def pick_single_threshold(track: PosteriorTrack, candidates, budget: float, thresholds=DEFAULT_THRESHOLDS):
+def pick_single_threshold(track: PosteriorTrack, candidates, budget: Budget | float, thresholds=DEFAULT_THRESHOLDS):
     """(config, report, sweeps): the best candidate and threshold within the budget.
 
     Nothing within it: the setting with the fewest false alarms (then the best objective)."""
@@ -67,7 +88,7 @@ def pick_single_threshold(track: PosteriorTrack, candidates, budget: float, thre
     return config, track.score(config), sweeps
 
 
-def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget: float,
+def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget: Budget | float,
                          steps=CLASS_STEPS) -> SmoothingConfig:
     """One pass of coordinate ascent over the keywords' thresholds, within the budget."""
     best_r = track.score(config)
@@ -85,7 +106,8 @@ def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget:
     return config
 
 
-def class_thresholds_help(track: PosteriorTrack, candidates, budget: float, thresholds, min_gain_pct: float) -> list:
+def class_thresholds_help(track: PosteriorTrack, candidates, budget: Budget | float, thresholds,
+                          min_gain_pct: float) -> list:
     """Held-out gains (points of correct - wrong) of per-class thresholds, one per half; [] if too short.
     A half where they go over the budget gains None (the record is strict JSON: no -inf)."""
     halves = track.split(track.duration_s * 500.0)
@@ -96,15 +118,17 @@ def class_thresholds_help(track: PosteriorTrack, candidates, budget: float, thre
         single, _, _ = pick_single_threshold(fit, candidates, budget, thresholds)
         per_class = fit_class_thresholds(fit, single, budget)
         r_single, r_class = check.score(single), check.score(per_class)
-        kept = within(r_class, max(budget, r_single["false_alarms_per_hour"], r_single.get("detections_per_hour_of_talk", 0.0)))
+        kept = within(r_class, Budget.of(budget).at_least(r_single))
         gains.append(objective(r_class) - objective(r_single) if kept else None)
     return gains
 
 
 def calibrate(track: PosteriorTrack, max_false_alarms_per_hour: float, candidates=DEFAULT_CANDIDATES,
-              thresholds=DEFAULT_THRESHOLDS, per_class: bool = True, min_gain_pct: float = 1.0) -> dict:
+              thresholds=DEFAULT_THRESHOLDS, per_class: bool = True, min_gain_pct: float = 1.0,
+              max_detections_per_hour_of_talk: float | None = None) -> dict:
     """The calibration record: the chosen settings, their validation scores and the sweeps."""
-    budget = float(max_false_alarms_per_hour)
+    talk = max_false_alarms_per_hour if max_detections_per_hour_of_talk is None else max_detections_per_hour_of_talk
+    budget = Budget(float(max_false_alarms_per_hour), float(talk))
     config, report, sweeps = pick_single_threshold(track, candidates, budget, thresholds)
     gains = class_thresholds_help(track, candidates, budget, thresholds, min_gain_pct) if per_class else []
     use_class = bool(gains) and None not in gains and min(gains) >= min_gain_pct
@@ -116,20 +140,22 @@ def calibrate(track: PosteriorTrack, max_false_alarms_per_hour: float, candidate
     validation_keys = ("command_words", "unknown_words", "duration_s", "correct_pct", "wrong_pct", "missed_pct",
                        "false_alarms_per_hour", "median_latency_from_end_ms", "talk_minutes",
                        "detections_per_hour_of_talk")
-    return {"settings": settings, "max_false_alarms_per_hour": budget,
+    return {"settings": settings, "max_false_alarms_per_hour": budget.false_alarms_per_hour,
+            "max_detections_per_hour_of_talk": budget.detections_per_hour_of_talk,
             "within_budget": within(report, budget),
             "per_class": {"used": use_class, "held_out_gains_pct": gains, "min_gain_pct": min_gain_pct},
             "validation": {k: report[k] for k in validation_keys if k in report},
             "sweeps": [{"detector": asdict(base), "rows": rows} for base, rows in sweeps]}
 
 
-STORED_KEYS = ("settings", "max_false_alarms_per_hour", "within_budget", "per_class", "validation")
+STORED_KEYS = ("settings", "max_false_alarms_per_hour", "max_detections_per_hour_of_talk", "within_budget",
+               "per_class", "validation")
 
 
 def stored_record(result: dict, hop_ms: float, window_ms: float, source: str) -> dict:
     """What a model keeps of a calibration: `calibrate`'s result without the sweeps, with the
     hop and window it was measured at and `source`, the streams' portable names (no machine paths)."""
-    record = {k: result[k] for k in STORED_KEYS}
+    record = {k: result[k] for k in STORED_KEYS if k in result}
     record["settings"] = {**result["settings"], "hop_ms": hop_ms, "window_ms": window_ms}
     record["validation"] = {**result["validation"], "input": source}
     return record

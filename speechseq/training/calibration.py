@@ -100,7 +100,8 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
     settings = settings_for(classifier, {})  # the default hop and window of the live loop
     tracks = [posterior_track(classifier, wav, wav.with_name("labels.csv"), settings.hop_ms, settings.window_ms,
                               progress=cfg.trainer.progress) for wav in wavs]
-    result = calibrate(joined(tracks), float(c.max_false_alarms_per_hour))
+    result = calibrate(joined(tracks), float(c.max_false_alarms_per_hour),
+                       max_detections_per_hour_of_talk=c.get("max_detections_per_hour_of_talk"))
     record = stored_record(result, settings.hop_ms, settings.window_ms,
                            " + ".join(f"calibration/{w.parent.name}/{w.name}" for w in wavs))
     write_checkpoint_calibration(best_path, record)
