@@ -307,9 +307,10 @@ def test_card_names_the_open_world_data_and_its_table(tmp_path):
               "sounds": {"as_command_pct": 1.0, "n": 100},
               "clips": {"recorded_rooms": {"accuracy": 0.9, "balanced_accuracy": 0.88, "n": 80}},
               "stream": {"correct_pct": 80.0, "command_words": 50, "other_words_firing_pct": 2.0, "other_words": 20,
-                         "detections_per_hour_of_talk": 25.0, "talk_minutes": 6.0}}
+                         "detections_per_hour_of_talk": 25.0, "talk_minutes": 6.0, "draw": "speaker"}}
     path = tmp_path / "openworld.json"
     path.write_text(json.dumps(report))
     section = openworld_section(path)
     assert "test split" in section and "| other people's other words taken for a command | 3.0 % | 40 takes |" in section
+    assert "| stream among talk at 10 dB: commands correct | 80.0 % | 50 commands, drawn by speaker |" in section
     assert openworld_section(None) == ""

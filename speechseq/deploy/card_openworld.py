@@ -78,7 +78,8 @@ def openworld_section(openworld_json: str | Path | None) -> str:
         if key in c:
             rows.append((f"{what}: accuracy (class-balanced)", f"{100 * c[key]['accuracy']:.1f} % "
                          f"({100 * c[key]['balanced_accuracy']:.1f} %)", f"{c[key]['n']} clips"))
-    rows += [("stream among talk at 10 dB: commands correct", f"{s['correct_pct']:.1f} %", f"{s['command_words']} commands"),
+    drawn = {"speaker": ", drawn by speaker", "clip": ", drawn by clip"}.get(s.get("draw"), "")
+    rows += [("stream among talk at 10 dB: commands correct", f"{s['correct_pct']:.1f} %", f"{s['command_words']} commands{drawn}"),
              ("... other words that fire it", f"{s['other_words_firing_pct']:.1f} %", f"{s['other_words']} words"),
              ("... detections per hour of talk", f"{s['detections_per_hour_of_talk']:.0f}", f"{s['talk_minutes']:.1f} min of talk")]
     table = "\n".join(f"| {a} | {b} | {n} |" for a, b, n in rows)
