@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, help="false alarms per hour (default: stored, else 30)")
     ap.add_argument("--talk-budget", type=float,
                     help="open-world streams: detections per hour of talk (default: stored, else --budget)")
+    ap.add_argument("--plain-takes", type=int,
+                    help="with --openworld: pairs of the dataset's own streams the budget must hold on too "
+                         "(default: stored, else 0)")
     ap.add_argument("--draw", choices=("speaker", "clip"),
                     help="open-world streams: a command's clip by speaker or by clip (default: stored, else speaker)")
     ap.add_argument("--out", type=Path, default=Path("runs/recalibrate"))
@@ -37,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"no .safetensors checkpoint at {a.checkpoint}")
     overrides = {k: v for k, v in (("takes", a.takes), ("seconds", a.seconds),
                                    ("max_false_alarms_per_hour", a.budget), ("draw", a.draw),
-                                   ("max_detections_per_hour_of_talk", a.talk_budget)) if v is not None}
+                                   ("max_detections_per_hour_of_talk", a.talk_budget),
+                                   ("plain_takes", a.plain_takes)) if v is not None}
     from speechseq.config import ConfigError
     from speechseq.errors import DatasetError
     from speechseq.streaming.calibration_store import CalibrationError

@@ -7,13 +7,13 @@ from omegaconf import OmegaConf
 from speechseq.data.layout import scan_dataset
 from speechseq.labels import COMMANDS_10, LabelSet
 from speechseq.streaming.synth_stream import read_labels
-from speechseq.training.calibration import write_validation_streams
+from speechseq.training.calibration import write_plain_streams, write_validation_streams
 from speechseq.training.train import calibration_seconds
 
 
-def _config(takes: int):
+def _config(takes: int, plain_takes: int = 0):
     return OmegaConf.create({"enabled": True, "seconds": 60, "rooms": True, "rt60": 0.3, "distance": 1.0,
-                             "seed": 3, "takes": takes})
+                             "seed": 3, "takes": takes, "plain_takes": plain_takes})
 
 
 def test_takes_write_independent_pairs_and_keep_the_first(synthetic_root, tmp_path):
@@ -33,3 +33,14 @@ def test_takes_write_independent_pairs_and_keep_the_first(synthetic_root, tmp_pa
 
 def test_the_time_kept_back_grows_with_the_takes():
     assert calibration_seconds(_config(2)) - 10 == pytest.approx(2 * (calibration_seconds(_config(1)) - 10))
+
+
+def test_plain_takes_are_pairs_of_the_datasets_own_streams_apart_from_the_open_world_ones(synthetic_root, tmp_path):
+    index, label_set = scan_dataset(synthetic_root, "auto"), LabelSet(COMMANDS_10)
+    assert write_plain_streams(_config(1), index, label_set, tmp_path / "none") == []
+    plain = write_plain_streams(_config(1, plain_takes=2), index, label_set, tmp_path / "p")
+    assert [p.parent.name for p in plain] == ["plain", "plain_far", "plain_2", "plain_far_2"]
+    near = write_validation_streams(_config(1), index, label_set, tmp_path / "near")
+    labels = [read_labels(p.with_name("labels.csv")) for p in plain + near[:1]]
+    assert labels[0] == labels[1] and labels[0] != labels[2] and labels[0] != labels[4]  # seeds of their own
+    assert calibration_seconds(_config(1, plain_takes=1)) == pytest.approx(calibration_seconds(_config(2)))

@@ -51,7 +51,7 @@ def test_unknown_keys_and_wrong_types_fail_at_composition(tmp_path, override):
     ("optim.lr=-1", "optim.lr"), ("data.task=v9", "data.task"), ("model.dropout=1.0", "model.dropout"),
     ("optim.ema_decay=1.0", "optim.ema_decay"), ("optim.ema_decay=-0.5", "optim.ema_decay"),
     ("calibration.takes=0", "calibration.takes"),
-    ("calibration.draw=voice", "calibration.draw"),
+    ("calibration.draw=voice", "calibration.draw"), ("calibration.plain_takes=-1", "calibration.plain_takes"),
     ("calibration.max_detections_per_hour_of_talk=-1", "calibration.max_detections_per_hour_of_talk"),
 ])
 def test_out_of_range_values_are_rejected_naming_the_key(tmp_path, override, key):

@@ -263,12 +263,20 @@ def test_a_run_with_open_world_data_trains_tests_and_calibrates_among_talk(train
 
     root = write_real_world(tmp_path / "real_world")
     cfg = train_cfg(f"openworld.root={root}", "openworld.filter_checkpoint=null", "calibration.enabled=true",
-                    "calibration.seconds=60", "calibration.takes=1", "calibration.rooms=false", epochs=1)
+                    "calibration.seconds=60", "calibration.takes=1", "calibration.rooms=false",
+                    "calibration.plain_takes=1", epochs=1)
     summary = train(cfg)
     assert summary["status"] == "completed"
     out = tmp_path / "run"
     talk = read_talk(out / "calibration" / "near" / "talk.csv")
     assert talk, "the calibration stream holds talk"
+    # beside it a stream of the dataset's own (no talk), on which the stored budget holds as well
+    from speechseq.deploy.metadata import read_checkpoint_metadata
+
+    assert not (out / "calibration" / "plain" / "talk.csv").exists()
+    stored = read_checkpoint_metadata(out / "checkpoints" / "best.safetensors", ValueError)["streaming"]
+    assert stored["also_within"][0]["input"] == "calibration/plain/stream.wav"
+    assert stored["validation"]["input"] == "calibration/near/stream.wav"
     report = json.loads((out / "data_report.json").read_text())
     assert report["splits"]["train"]["negative_drawn"] > 0
 

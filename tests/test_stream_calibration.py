@@ -130,6 +130,24 @@ def test_a_tighter_talk_budget_leaves_room_for_talk_the_calibration_has_not_hear
     assert stored_record(record, 100.0, 1000.0, "s.wav")["max_detections_per_hour_of_talk"] == 30.0
 
 
+def test_the_budget_holds_on_streams_of_another_kind_too():
+    quiet = _synthetic_track(fa_scores=())  # the commands, and nothing fires where nobody speaks
+    other = _synthetic_track(fa_scores=(0.79, 0.86))  # another kind of stream: two false alarms above the weak words
+    base = SmoothingConfig(average_window_ms=0, suppression_ms=500)
+    grid = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+    alone = calibrate(quiet, 6.0, [base], grid, per_class=False)
+    assert alone["settings"]["threshold"] == 0.75 and "also_within" not in alone  # the weak words kept
+    both = calibrate(quiet, 6.0, [base], grid, per_class=False, groups=[other])
+    # 600 s: one false alarm there is 6 per hour, so only thresholds above 0.79 keep the budget on both
+    assert both["settings"]["threshold"] == 0.85 and both["within_budget"]
+    assert both["validation"]["correct_pct"] == pytest.approx(100 * 10 / 15)  # the weak words given up
+    assert both["also_within"][0]["false_alarms_per_hour"] == 6.0
+    over = calibrate(quiet, 0.0, [base], grid, per_class=False, groups=[other])
+    assert over["settings"]["threshold"] == 0.9 and over["within_budget"]  # above both false alarms
+    never = calibrate(quiet, 0.0, [base], grid, per_class=False, groups=[_synthetic_track(fa_scores=(0.95,))])
+    assert not never["within_budget"] and never["also_within"][0]["false_alarms_per_hour"] == 6.0
+
+
 def test_per_class_thresholds_are_kept_only_where_they_help_on_held_out_halves():
     track = _synthetic_track(seconds=400, strong=60, weak=60, fa_scores=())
     # 'no' at 0.8 in every other gap (2.3 s after a word: on no word); the 0.78 'yes' words need a lower threshold

@@ -173,6 +173,8 @@ def _require_rt60s(values, key: str) -> None:
 def validate_calibration(c) -> None:
     _require(c.seconds >= 60, "calibration.seconds", f"must be at least 60 (a stream of words), got {c.seconds}")
     _require(c.max_false_alarms_per_hour >= 0, "calibration.max_false_alarms_per_hour", "must not be negative")
+    plain = c.get("plain_takes", 0)
+    _require(isinstance(plain, int) and plain >= 0, "calibration.plain_takes", f"must be a whole number >= 0, got {plain}")
     talk = c.get("max_detections_per_hour_of_talk")
     _require(talk is None or talk >= 0, "calibration.max_detections_per_hour_of_talk", "must not be negative (or null)")
     _require(isinstance(c.takes, int) and c.takes >= 1, "calibration.takes", f"must be a whole number >= 1, got {c.takes}")

@@ -71,26 +71,35 @@ def best_within_budget(scored: list[tuple[SmoothingConfig, dict]], budget: Budge
     return max(ok, key=lambda cr: _rank(cr[1], cr[0].threshold), default=None)
 
 
-def pick_single_threshold(track: PosteriorTrack, candidates, budget: Budget | float, thresholds=DEFAULT_THRESHOLDS):
-    """(config, report, sweeps): the best candidate and threshold within the budget.
+def _spend(r: dict) -> float:
+    return max(r["false_alarms_per_hour"], r.get("detections_per_hour_of_talk", 0.0))
 
-    Nothing within it: the setting with the fewest false alarms (then the best objective)."""
-    scored, sweeps = [], []
+
+def pick_single_threshold(track: PosteriorTrack, candidates, budget: Budget | float, thresholds=DEFAULT_THRESHOLDS,
+                          groups: tuple[PosteriorTrack, ...] = ()):
+    """(config, report, sweeps): the best candidate and threshold within the budget, on `track` and on
+    each of `groups` (streams of another kind, where the budget must hold too; commands count on `track`).
+
+    Nothing within it: the setting with the least spent anywhere (then the best objective)."""
+    scored, sweeps, ok, worst = [], [], [], []
     for base in candidates:
         rows = sweep_thresholds(track, base, thresholds)
         sweeps.append((base, rows))
-        scored += [(base.with_threshold(r["threshold"]), r) for r in rows]
-    best = best_within_budget(scored, budget)
+        others = [sweep_thresholds(g, base, thresholds) for g in groups]
+        for i, r in enumerate(rows):
+            scored.append((base.with_threshold(r["threshold"]), r))
+            ok.append(all(within(o[i], budget) for o in others))
+            worst.append(max([_spend(r)] + [_spend(o[i]) for o in others]))
+    best = best_within_budget([cr for cr, fine in zip(scored, ok) if fine], budget)
     if best is None:
-        best = min(scored, key=lambda cr: (max(cr[1]["false_alarms_per_hour"], cr[1].get("detections_per_hour_of_talk", 0.0)),
-                                           -objective(cr[1])))
+        best = scored[min(range(len(scored)), key=lambda i: (worst[i], -objective(scored[i][1])))]
     config, _ = best
     return config, track.score(config), sweeps
 
 
 def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget: Budget | float,
-                         steps=CLASS_STEPS) -> SmoothingConfig:
-    """One pass of coordinate ascent over the keywords' thresholds, within the budget."""
+                         steps=CLASS_STEPS, groups: tuple[PosteriorTrack, ...] = ()) -> SmoothingConfig:
+    """One pass of coordinate ascent over the keywords' thresholds, within the budget (on `groups` too)."""
     best_r = track.score(config)
     for label in [lab for lab in track.labels if lab not in NON_KEYWORDS]:
         per_class = dict(config.class_thresholds)
@@ -101,13 +110,14 @@ def fit_class_thresholds(track: PosteriorTrack, config: SmoothingConfig, budget:
                 continue
             trial = replace(config, class_thresholds=tuple({**per_class, label: value}.items()))
             r = track.score(trial)
-            if within(r, budget) and objective(r) > objective(best_r) + 1e-9:
+            if (objective(r) > objective(best_r) + 1e-9 and within(r, budget)
+                    and all(within(g.score(trial), budget) for g in groups)):
                 config, best_r = trial, r
     return config
 
 
 def class_thresholds_help(track: PosteriorTrack, candidates, budget: Budget | float, thresholds,
-                          min_gain_pct: float) -> list:
+                          min_gain_pct: float, groups: tuple[PosteriorTrack, ...] = ()) -> list:
     """Held-out gains (points of correct - wrong) of per-class thresholds, one per half; [] if too short.
     A half where they go over the budget gains None (the record is strict JSON: no -inf)."""
     halves = track.split(track.duration_s * 500.0)
@@ -115,41 +125,46 @@ def class_thresholds_help(track: PosteriorTrack, candidates, budget: Budget | fl
         return []
     gains = []
     for fit, check in (halves, halves[::-1]):
-        single, _, _ = pick_single_threshold(fit, candidates, budget, thresholds)
-        per_class = fit_class_thresholds(fit, single, budget)
+        single, _, _ = pick_single_threshold(fit, candidates, budget, thresholds, groups)
+        per_class = fit_class_thresholds(fit, single, budget, groups=groups)
         r_single, r_class = check.score(single), check.score(per_class)
         kept = within(r_class, Budget.of(budget).at_least(r_single))
         gains.append(objective(r_class) - objective(r_single) if kept else None)
     return gains
 
 
+VALIDATION_KEYS = ("command_words", "unknown_words", "duration_s", "correct_pct", "wrong_pct", "missed_pct",
+                   "false_alarms_per_hour", "median_latency_from_end_ms", "talk_minutes", "detections_per_hour_of_talk")
+
+
 def calibrate(track: PosteriorTrack, max_false_alarms_per_hour: float, candidates=DEFAULT_CANDIDATES,
               thresholds=DEFAULT_THRESHOLDS, per_class: bool = True, min_gain_pct: float = 1.0,
-              max_detections_per_hour_of_talk: float | None = None) -> dict:
-    """The calibration record: the chosen settings, their validation scores and the sweeps."""
+              max_detections_per_hour_of_talk: float | None = None, groups: tuple[PosteriorTrack, ...] = ()) -> dict:
+    """The calibration record: the chosen settings, their validation scores and the sweeps. `groups`:
+    streams of other kinds on which the budget must hold too (their scores under `also_within`)."""
     talk = max_false_alarms_per_hour if max_detections_per_hour_of_talk is None else max_detections_per_hour_of_talk
     budget = Budget(float(max_false_alarms_per_hour), float(talk))
-    config, report, sweeps = pick_single_threshold(track, candidates, budget, thresholds)
-    gains = class_thresholds_help(track, candidates, budget, thresholds, min_gain_pct) if per_class else []
+    groups = tuple(groups)
+    config, report, sweeps = pick_single_threshold(track, candidates, budget, thresholds, groups)
+    gains = class_thresholds_help(track, candidates, budget, thresholds, min_gain_pct, groups) if per_class else []
     use_class = bool(gains) and None not in gains and min(gains) >= min_gain_pct
     if use_class:
-        config = fit_class_thresholds(track, config, budget)
+        config = fit_class_thresholds(track, config, budget, groups=groups)
         report = track.score(config)
     settings = {k: v for k, v in asdict(config).items() if k != "minimum_count"}
     settings["class_thresholds"] = dict(config.class_thresholds)
-    validation_keys = ("command_words", "unknown_words", "duration_s", "correct_pct", "wrong_pct", "missed_pct",
-                       "false_alarms_per_hour", "median_latency_from_end_ms", "talk_minutes",
-                       "detections_per_hour_of_talk")
+    also = [g.score(config) for g in groups]
     return {"settings": settings, "max_false_alarms_per_hour": budget.false_alarms_per_hour,
             "max_detections_per_hour_of_talk": budget.detections_per_hour_of_talk,
-            "within_budget": within(report, budget),
+            "within_budget": within(report, budget) and all(within(r, budget) for r in also),
             "per_class": {"used": use_class, "held_out_gains_pct": gains, "min_gain_pct": min_gain_pct},
-            "validation": {k: report[k] for k in validation_keys if k in report},
+            "validation": {k: report[k] for k in VALIDATION_KEYS if k in report},
+            **({"also_within": [{k: r[k] for k in VALIDATION_KEYS if k in r} for r in also]} if also else {}),
             "sweeps": [{"detector": asdict(base), "rows": rows} for base, rows in sweeps]}
 
 
 STORED_KEYS = ("settings", "max_false_alarms_per_hour", "max_detections_per_hour_of_talk", "within_budget",
-               "per_class", "validation")
+               "per_class", "validation", "also_within")
 
 
 def stored_record(result: dict, hop_ms: float, window_ms: float, source: str) -> dict:

@@ -76,6 +76,27 @@ def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: Labe
     return made
 
 
+PLAIN_SEED_OFFSET = 100  # the plain takes' seeds: apart from the open-world takes' (c.seed, c.seed + 1, ...)
+
+
+def write_plain_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet, folder: Path) -> list[Path]:
+    """`calibration.plain_takes` pairs of the dataset's own validation streams (its filler words over its
+    noise, no talk) as plain/ and plain_far/, then plain_2/, plain_far_2/...: beside open-world streams,
+    the budget must hold on these too (issue 32's streams are of this kind)."""
+    from speechseq.augment.rooms import reverberate_stream
+
+    made = []
+    for take in range(int(c.get("plain_takes", 0) or 0)):
+        seed = int(c.seed) + PLAIN_SEED_OFFSET + take
+        suffix = "" if take == 0 else f"_{take + 1}"
+        wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
+        made.append(write_stream(folder / f"plain{suffix}", wave, words))
+        if c.rooms:
+            made.append(write_stream(folder / f"plain_far{suffix}",
+                                     reverberate_stream(wave, c.rt60, c.distance, seed=seed), words))
+    return made
+
+
 def _open_world_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, open_world, seed: int):
     from speechseq.evaluation.openworld_stream import stream_pools
     from speechseq.streaming.open_stream import OpenStreamRecipe, build_open_stream
@@ -96,14 +117,19 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
 
         open_world = scan_real_world(cfg.openworld.root, cfg.openworld.get("sources"))
     wavs = write_validation_streams(c, index, label_set, folder, open_world)
+    plain = write_plain_streams(c, index, label_set, folder) if open_world is not None else []
     classifier = load_classifier(best_path, "torch", num_threads=max(1, int(cfg.trainer.num_threads)))
     settings = settings_for(classifier, {})  # the default hop and window of the live loop
-    tracks = [posterior_track(classifier, wav, wav.with_name("labels.csv"), settings.hop_ms, settings.window_ms,
-                              progress=cfg.trainer.progress) for wav in wavs]
+    tracks, plain_tracks = ([posterior_track(classifier, wav, wav.with_name("labels.csv"), settings.hop_ms,
+                                             settings.window_ms, progress=cfg.trainer.progress) for wav in group]
+                            for group in (wavs, plain))
     result = calibrate(joined(tracks), float(c.max_false_alarms_per_hour),
-                       max_detections_per_hour_of_talk=c.get("max_detections_per_hour_of_talk"))
+                       max_detections_per_hour_of_talk=c.get("max_detections_per_hour_of_talk"),
+                       groups=(joined(plain_tracks),) if plain_tracks else ())
     record = stored_record(result, settings.hop_ms, settings.window_ms,
                            " + ".join(f"calibration/{w.parent.name}/{w.name}" for w in wavs))
+    if plain:
+        record["also_within"][0]["input"] = " + ".join(f"calibration/{w.parent.name}/{w.name}" for w in plain)
     write_checkpoint_calibration(best_path, record)
     atomic_write_text(folder / "calibration.json", json.dumps(result, indent=2))
     s, v = record["settings"], record["validation"]
@@ -112,6 +138,9 @@ def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetInd
              ", ".join(w.parent.name for w in wavs), c.max_false_alarms_per_hour, s["detector"], s["threshold"],
              f", per class {s['class_thresholds']}" if s["class_thresholds"] else "", v["correct_pct"],
              v["wrong_pct"], v["false_alarms_per_hour"])
+    for also in record.get("also_within", []):
+        log.info("... and %.1f false alarms/h on %.0f s of the dataset's own streams (%.1f%% correct there)",
+                 also["false_alarms_per_hour"], also["duration_s"], also["correct_pct"])
     return record
 
 

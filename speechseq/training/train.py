@@ -186,7 +186,8 @@ def calibration_seconds(c: DictConfig) -> float:
     and the threshold sweeps; training/calibration.py), so 10 s + 8% of the streams' length."""
     if not c.enabled:
         return 0.0
-    return 10.0 + 0.08 * c.seconds * (2 if c.rooms else 1) * int(c.get("takes", 1))
+    takes = int(c.get("takes", 1)) + int(c.get("plain_takes", 0) or 0)  # plain ones only beside open-world ones
+    return 10.0 + 0.08 * c.seconds * (2 if c.rooms else 1) * takes
 
 
 def _replan(tr: Trainer, epochs_done: int, epoch_seconds: float, val_seconds: float) -> None:
