@@ -44,7 +44,8 @@ def test_two_takes_are_stored_in_the_checkpoint_and_its_onnx_export(synthetic_ro
     names = ["near", "far", "near_2", "far_2"]
     assert meta["streaming"]["validation"]["input"] == " + ".join(f"calibration/{n}/stream.wav" for n in names)
     assert meta["streaming"]["validation"]["duration_s"] == 240.0  # the stored 60 s per stream kept
-    assert meta["config"]["calibration"] == {**OLD_RULE, "takes": 2, "draw": "speaker"}  # stored: draw by speaker
+    assert meta["config"]["calibration"] == {**OLD_RULE, "takes": 2, "draw": "speaker", "plain_takes": 0,
+                                         "max_detections_per_hour_of_talk": None}  # the defaults stored
     assert all((tmp_path / "out" / "calibration" / n / "stream.wav").is_file() for n in names)
     after = load_file(str(ckpt))
     assert after.keys() == tensors.keys() and all(np.array_equal(after[k], tensors[k]) for k in tensors)
