@@ -58,22 +58,11 @@ def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: Labe
     (speechseq.streaming.open_stream): the validation commands, class-balanced and drawn by speaker
     (`calibration.draw`), among other words and talk of real_world's validation split, over its noise
     and the dataset's, so the detector is chosen where people talk."""
-    from speechseq.augment.rooms import reverberate_stream
-
-    made = []
-    for take in range(int(c.get("takes", 1))):
-        seed = int(c.seed) + take
-        near, far = take_names(take)
-        if open_world is not None:
-            wave, words, talk = _open_world_stream(c, index, label_set, open_world, seed)
-            write = lambda out, w: write_open_stream(out, w, words, talk)  # noqa: E731
-        else:
-            wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
-            write = lambda out, w: write_stream(out, w, words)  # noqa: E731
-        made.append(write(folder / near, wave))
-        if c.rooms:
-            made.append(write(folder / far, reverberate_stream(wave, c.rt60, c.distance, seed=seed)))
-    return made
+    if open_world is not None:
+        build = lambda seed: _open_world_stream(c, index, label_set, open_world, seed)  # noqa: E731
+    else:
+        build = lambda seed: _plain_stream(c, index, label_set, seed)  # noqa: E731
+    return _write_takes(c, folder, int(c.get("takes", 1)), int(c.seed), take_names, build)
 
 
 PLAIN_SEED_OFFSET = 100  # the plain takes' seeds: apart from the open-world takes' (c.seed, c.seed + 1, ...)
@@ -83,18 +72,33 @@ def write_plain_streams(c: DictConfig, index: DatasetIndex, label_set: LabelSet,
     """`calibration.plain_takes` pairs of the dataset's own validation streams (its filler words over its
     noise, no talk) as plain/ and plain_far/, then plain_2/, plain_far_2/...: beside open-world streams,
     the budget must hold on these too (issue 32's streams are of this kind)."""
+    def names(take: int) -> tuple[str, str]:
+        suffix = "" if take == 0 else f"_{take + 1}"
+        return f"plain{suffix}", f"plain_far{suffix}"
+
+    return _write_takes(c, folder, int(c.get("plain_takes", 0) or 0), int(c.seed) + PLAIN_SEED_OFFSET, names,
+                        lambda seed: _plain_stream(c, index, label_set, seed))
+
+
+def _write_takes(c: DictConfig, folder: Path, takes: int, first_seed: int, names, build) -> list[Path]:
+    """Each take's stream (`build(seed)` -> wave and how to write it) under `names(take)[0]`, and with
+    calibration.rooms the same words in one simulated room under `names(take)[1]`."""
     from speechseq.augment.rooms import reverberate_stream
 
     made = []
-    for take in range(int(c.get("plain_takes", 0) or 0)):
-        seed = int(c.seed) + PLAIN_SEED_OFFSET + take
-        suffix = "" if take == 0 else f"_{take + 1}"
-        wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
-        made.append(write_stream(folder / f"plain{suffix}", wave, words))
+    for take in range(takes):
+        seed = first_seed + take
+        near, far = names(take)
+        wave, write = build(seed)
+        made.append(write(folder / near, wave))
         if c.rooms:
-            made.append(write_stream(folder / f"plain_far{suffix}",
-                                     reverberate_stream(wave, c.rt60, c.distance, seed=seed), words))
+            made.append(write(folder / far, reverberate_stream(wave, c.rt60, c.distance, seed=seed)))
     return made
+
+
+def _plain_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, seed: int):
+    wave, words = build_stream(index, "validation", label_set, seconds=c.seconds, seed=seed, noise=STREAM_RECIPE)
+    return wave, lambda out, w: write_stream(out, w, words)
 
 
 def _open_world_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, open_world, seed: int):
@@ -103,7 +107,8 @@ def _open_world_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, 
 
     pools = stream_pools(index, "validation", label_set, open_world, "validation", dataset_noise=True)
     recipe = OpenStreamRecipe(seconds=c.seconds, snr_db=OPEN_STREAM_SNR_DB, draw=c.get("draw", "speaker"))
-    return build_open_stream(pools, recipe, seed)
+    wave, words, talk = build_open_stream(pools, recipe, seed)
+    return wave, lambda out, w: write_open_stream(out, w, words, talk)
 
 
 def calibrate_after_training(cfg: DictConfig, best_path: Path, index: DatasetIndex, label_set: LabelSet,
