@@ -59,7 +59,11 @@ def write_validation_streams(c: DictConfig, index: DatasetIndex, label_set: Labe
     (`calibration.draw`), among other words and talk of real_world's validation split, over its noise
     and the dataset's, so the detector is chosen where people talk."""
     if open_world is not None:
-        build = lambda seed: _open_world_stream(c, index, label_set, open_world, seed)  # noqa: E731
+        from speechseq.evaluation.openworld_stream import stream_pools
+
+        # the same pools for every take (stream_pools reads every speech file's header)
+        pools = stream_pools(index, "validation", label_set, open_world, "validation", dataset_noise=True)
+        build = lambda seed: _open_world_stream(c, pools, seed)  # noqa: E731
     else:
         build = lambda seed: _plain_stream(c, index, label_set, seed)  # noqa: E731
     return _write_takes(c, folder, int(c.get("takes", 1)), int(c.seed), take_names, build)
@@ -101,11 +105,9 @@ def _plain_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, seed:
     return wave, lambda out, w: write_stream(out, w, words)
 
 
-def _open_world_stream(c: DictConfig, index: DatasetIndex, label_set: LabelSet, open_world, seed: int):
-    from speechseq.evaluation.openworld_stream import stream_pools
+def _open_world_stream(c: DictConfig, pools, seed: int):
     from speechseq.streaming.open_stream import OpenStreamRecipe, build_open_stream
 
-    pools = stream_pools(index, "validation", label_set, open_world, "validation", dataset_noise=True)
     recipe = OpenStreamRecipe(seconds=c.seconds, snr_db=OPEN_STREAM_SNR_DB, draw=c.get("draw", "speaker"))
     wave, words, talk = build_open_stream(pools, recipe, seed)
     return wave, lambda out, w: write_open_stream(out, w, words, talk)
