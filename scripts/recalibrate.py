@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.checkpoint.suffix != ".safetensors" or not a.checkpoint.is_file():
         ap.error(f"no .safetensors checkpoint at {a.checkpoint}")
+    if a.plain_takes and a.openworld is None:
+        ap.error("--plain-takes needs --openworld (without it every stream is the dataset's own already)")
     overrides = {k: v for k, v in (("takes", a.takes), ("seconds", a.seconds),
                                    ("max_false_alarms_per_hour", a.budget), ("draw", a.draw),
                                    ("max_detections_per_hour_of_talk", a.talk_budget),
@@ -56,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     s, v = record["settings"], record["validation"]
     print(f"{a.checkpoint}: {s['detector']}, threshold {s['threshold']:g}, per class {s['class_thresholds'] or 'none'}; "
           f"validation {v['correct_pct']:.1f} % correct, {v['wrong_pct']:.1f} % wrong, "
-          f"{v['false_alarms_per_hour']:.1f} false alarms/h on {v['duration_s']:.0f} s")
+          f"{v['false_alarms_per_hour']:.1f} false alarms/h on {v['duration_s']:.0f} s"
+          + (f", {v['detections_per_hour_of_talk']:.1f} detections per hour of talk ({v['talk_minutes']:.1f} min)"
+             if "talk_minutes" in v else "")
+          + "".join(f"; the dataset's own streams: {o['false_alarms_per_hour']:.1f} false alarms/h on "
+                    f"{o['duration_s']:.0f} s" for o in record.get("also_within", [])))
     return 0
 
 

@@ -66,6 +66,9 @@ def test_bad_settings_and_missing_data_are_one_line_and_leave_the_checkpoint_alo
     assert ckpt.read_bytes() == before
     done = _recalibrate(tmp_path / "missing.safetensors", synthetic_root)
     assert done.returncode == 2 and "no .safetensors checkpoint" in done.stderr
+    done = _recalibrate(ckpt, synthetic_root, "--plain-takes", "1", "--out", tmp_path / "out")
+    assert done.returncode == 2 and "--plain-takes needs --openworld" in done.stderr
+    assert ckpt.read_bytes() == before
 
 
 def test_openworld_recalibrates_on_streams_among_talk(synthetic_root, tmp_path):
@@ -73,8 +76,13 @@ def test_openworld_recalibrates_on_streams_among_talk(synthetic_root, tmp_path):
 
     ckpt = _checkpoint(tmp_path)
     real_world = write_real_world(tmp_path / "real_world")
-    done = _recalibrate(ckpt, synthetic_root, "--takes", "1", "--openworld", real_world, "--out", tmp_path / "out")
+    done = _recalibrate(ckpt, synthetic_root, "--takes", "1", "--openworld", real_world, "--plain-takes", "1",
+                        "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "calibration" / "near" / "talk.csv").is_file()  # an open-world stream
-    validation = read_checkpoint_metadata(ckpt, ValueError)["streaming"]["validation"]
+    stored = read_checkpoint_metadata(ckpt, ValueError)["streaming"]
+    validation = stored["validation"]
     assert validation["talk_minutes"] > 0 and "detections_per_hour_of_talk" in validation
+    assert "detections per hour of talk" in done.stdout
+    plain = stored["also_within"][0]
+    assert f"the dataset's own streams: {plain['false_alarms_per_hour']:.1f} false alarms/h" in done.stdout
