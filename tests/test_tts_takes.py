@@ -4,6 +4,7 @@ them: in the training split only, made once, off or automatic by data.tts_takes.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,25 @@ def test_command_takes_out_of_range_or_without_an_engine_are_one_line(no_engines
     cfg = compose_config("train", [f"data.root={synthetic_root}", "data.tts_command_takes=2"], tmp_path)
     with pytest.raises(EngineMissingError, match=r"data.tts_command_takes=2: .*apt-get install espeak-ng.*\(or data.tts_command_takes=0: none\)$"):
         open_dataset(cfg.data)
+
+
+def test_two_runs_making_the_same_takes_at_once_do_not_break_each_other(fake_engine, tmp_path, monkeypatch):
+    """While this run writes, another starts on the same takes (it clears the folder it finds unfinished,
+    as a run after a crash does) and then finishes first: this run still returns whole takes, the
+    other's, and leaves no temporary folder behind."""
+    import speechseq.data.tts.takes as takes_module
+    real_write, writes, others = sf.write, [], []
+
+    def another_run_meanwhile(path, *args, **kwargs):
+        writes.append(path)
+        if len(writes) == 1:
+            for unfinished in (tmp_path / "tts").glob("takes_lights_on_*"):
+                shutil.rmtree(unfinished)
+        elif len(writes) == 2:
+            others.extend(write_takes("lights_on", 5, tmp_path, seed=0, progress=False))
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(takes_module.sf, "write", another_run_meanwhile)
+    paths = write_takes("lights_on", 5, tmp_path, seed=0, progress=False)
+    assert paths == others and all(sf.read(p, dtype="int16")[0].shape == (16000,) for p in paths)
+    assert [p.name for p in (tmp_path / "tts").iterdir()] == [paths[0].parent.name]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -84,12 +86,32 @@ def write_takes(word: str, n: int, cache_dir: str | Path, seed: int = 0,
     if found is not None:
         return found
     waves, items = synthetic_takes(word, n, seed, [e.name for e in chosen], progress)
-    shutil.rmtree(folder, ignore_errors=True)  # an unfinished folder from an interrupted run
-    folder.mkdir(parents=True)
-    names = []
-    for i, (wave, item) in enumerate(zip(waves, items)):
-        name = f"tts_{i:04d}_{item['engine']}.flac"
-        sf.write(folder / name, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16")  # the manifest marks them done
-        names.append(name)
-    atomic_write_text(folder / MANIFEST, json.dumps({"files": names, "takes": items}, indent=1))
-    return [folder / name for name in names]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # written in a folder of its own and renamed into place whole, so two runs making the same takes at
+    # once (two trainings, DDP ranks) never write into or delete each other's folder
+    private = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    os.chmod(private, 0o755)  # mkdtemp makes 0700; a shared cache is read by others
+    try:
+        names = []
+        for i, (wave, item) in enumerate(zip(waves, items)):
+            name = f"tts_{i:04d}_{item['engine']}.flac"
+            sf.write(private / name, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            names.append(name)
+        atomic_write_text(private / MANIFEST, json.dumps({"files": names, "takes": items}, indent=1))
+        return _publish(private, folder, n)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _publish(private: Path, folder: Path, n: int) -> list[Path]:
+    """Rename the finished `private` folder to `folder`, unless another run has published it first."""
+    for _ in range(3):
+        try:
+            os.rename(private, folder)
+            return cached_takes(folder, n)
+        except OSError:  # folder exists: another run's finished takes, or an unfinished folder left by a crash
+            found = cached_takes(folder, n)
+            if found is not None:
+                return found
+            shutil.rmtree(folder, ignore_errors=True)
+    raise OSError(f"cannot publish synthetic takes to {folder}")
