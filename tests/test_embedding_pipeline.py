@@ -152,6 +152,34 @@ def test_experiment_mini_composes_with_the_embedding(synthetic_root, tmp_path):
     assert (masks.freq_param, masks.num_time) == (cfg.augment.embedding_freq_mask_param, 0)
 
 
+def test_experiment_enroll_embedding_trains_an_own_word_from_scratch(synthetic_root, tmp_path):
+    """enroll's recipe on the embedding: composes and validates as enroll does, starts from no model (no shipped
+    one has this front end), keeps the own word's talk budget, and an own word trains end to end on it."""
+    from speechseq.deploy.checkpoint import read_metadata
+    from speechseq.training.train import train
+    from tests.test_enroll import write_takes
+
+    enroll = compose_config("train", ["experiment=enroll", "data.custom_root=mine", f"data.root={synthetic_root}"],
+                            tmp_path / "a")
+    cfg = compose_config("train", ["experiment=enroll_embedding", "data.custom_root=mine",
+                                   f"data.root={synthetic_root}"], tmp_path / "b")
+    validate_train(cfg)
+    assert (cfg.features.kind, cfg.model.frame_stack, cfg.trainer.init_from) == ("speech_embedding", 1, None)
+    assert cfg.calibration.max_detections_per_hour_of_talk == 10
+    assert cfg.openworld.speech_percentage == 5 * enroll.openworld.speech_percentage
+    assert (cfg.data.task, cfg.trainer.max_minutes) == (enroll.data.task, enroll.trainer.max_minutes)
+
+    write_takes(tmp_path / "mine", "alpha", 10, tone=20)
+    write_takes(tmp_path / "mine", "beta", 10, tone=23)
+    run = compose_config("train", tiny_train_overrides(synthetic_root, tmp_path / "cache", epochs=2)
+                         + ["features=speech_embedding", "data.task=custom", f"data.custom_root={tmp_path / 'mine'}",
+                            "data.tts_takes=0"], tmp_path / "run")
+    summary = train(run)
+    meta = read_metadata(summary["best_checkpoint"])
+    assert meta["labels"] == ["_silence_", "_unknown_", "alpha", "beta"]
+    assert meta["frontend"]["kind"] == "speech_embedding"
+
+
 @pytest.mark.parametrize("override, key", [("augment.vtlp=[0.9,1.1]", "augment.vtlp"),
                                            ("augment.eq_db=6", "augment.eq_db"),
                                            ("features.sample_rate=8000", "features.sample_rate"),
