@@ -134,7 +134,7 @@ def test_stream_figures_say_which_speakers_the_commands_rest_on(tmp_path):
     dets = [Detection(1400.0, "yes", 0.9), Detection(5400.0, "yes", 0.9),  # a: one right, one wrong
             Detection(17400.0, "yes", 0.9), Detection(21400.0, "no", 0.9), Detection(25400.0, "no", 0.9)]
     k = command_speakers(track, dets, tmp_path / "words.csv")
-    assert k["speakers"] == 2 and k["largest"] == "a"
+    assert k["speakers"] == 2 and k["clips"] == 6 and k["largest"] == "a"
     assert k["largest_share_pct"] == pytest.approx(100 * 4 / 6)
     assert k["largest_correct_pct"] == pytest.approx(25.0) and k["others_correct_pct"] == pytest.approx(100.0)
     assert k["speaker_balanced_correct_pct"] == pytest.approx(62.5)   # (25 + 100) / 2, not 3 of 6
@@ -147,7 +147,12 @@ def test_stream_figures_say_which_speakers_the_commands_rest_on(tmp_path):
     # takes whose names say no speaker are each their own: the line would say nothing
     text = format_openworld({"split": "test", "other_words": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
                              "sounds": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
-                             "stream": {**stream, "command_words": 2, "speakers": {**k, "largest_share_pct": 50.0}}})
+                             "stream": {**stream, "command_words": 2, "speakers": {**k, "largest_share_pct": 50.0, "clips": 2}}})
+    assert "stream:" in text and "speakers" not in text
+    # nor where takes are played more than once (an own word's 203 takes as 218 commands)
+    text = format_openworld({"split": "test", "other_words": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
+                             "sounds": {"as_command_pct": 0.0, "n": 0, "by_command": {}},
+                             "stream": {**stream, "command_words": 3, "speakers": {**k, "clips": 2}}})
     assert "stream:" in text and "speakers" not in text
 
 

@@ -144,7 +144,8 @@ def format_openworld(r: dict) -> str:
                  f"{s['detections_per_hour_of_talk']:.0f} detections per hour of talk ({s['talk_minutes']:.1f} min), "
                  f"{s['false_alarms_per_hour']:.0f} false alarms per hour overall")
     k = s.get("speakers") or {}
-    if k.get("speakers") and k["speakers"] < s["command_words"]:  # equal: no name says who spoke (takes)
+    # as many speakers as clips: no name says who spoke (takes), each clip is its own speaker, however often played
+    if k.get("speakers") and k["speakers"] < k.get("clips", s["command_words"]):
         rest = k["others_correct_pct"]
         drawn = {"speaker": "drawn by speaker", "clip": "drawn by clip"}.get(s.get("draw"), "")
         lines.append(f"  commands{' ' + drawn if drawn else ''} by {k['speakers']} speakers, the largest ({k['largest']}) {k['largest_share_pct']:.0f} % of "

@@ -122,16 +122,19 @@ def command_speakers(track, detections, words_csv: Path, match_window_ms: float 
         files = {round(float(r["start_ms"]), 1): r["file"] for r in csv.DictReader(fh)}
     truth, outcome, *_ = match_detections(detections, track.truth, track.keywords, match_window_ms)
     per: dict[str, list[int]] = {}
+    clips: set[str] = set()
     for word, result in zip(truth, outcome):
         if word[0] in track.keywords:
-            counts = per.setdefault(speaker_of(files.get(round(float(word[1]), 1), "?")), [0, 0])
+            file = files.get(round(float(word[1]), 1), "?")
+            clips.add(file)
+            counts = per.setdefault(speaker_of(file), [0, 0])
             counts[0] += 1
             counts[1] += result == "correct"
     if not per:
         return {"speakers": 0}
     largest = max(per, key=lambda s: per[s][0])
     rest = [sum(c[i] for s, c in per.items() if s != largest) for i in (0, 1)]
-    return {"speakers": len(per), "largest": largest,
+    return {"speakers": len(per), "clips": len(clips), "largest": largest,
             "largest_share_pct": 100.0 * per[largest][0] / sum(c[0] for c in per.values()),
             "largest_correct_pct": 100.0 * per[largest][1] / per[largest][0],
             "others_correct_pct": 100.0 * rest[1] / rest[0] if rest[0] else None,
