@@ -176,6 +176,26 @@ def test_training_draws_open_world_negatives_and_noise(train_cfg, tmp_path):
     assert np.array_equal(again.train.waves.numpy(), data.train.waves.numpy())
 
 
+def test_per_word_negatives_count_one_words_clips(train_cfg, tmp_path):
+    """openworld.per_word: the negatives drawn per epoch are the percentage of one word's clips, not all."""
+    import math
+
+    from speechseq.training.data import frontend_spec, prepare_data
+
+    root = write_real_world(tmp_path / "real_world")
+    base = (f"openworld.root={root}", "openworld.filter_checkpoint=null", "openworld.speech_percentage=50")
+    plain = prepare_data(train_cfg(*base), frontend_spec(train_cfg(*base)), load_test=False)
+    cfg = train_cfg(*base, "openworld.per_word=true")
+    per_word = prepare_data(cfg, frontend_spec(cfg), load_test=False)
+    words = len(per_word.label_set.words)
+    assert words > 1 and len(per_word.train.negative_idx) > 1
+    for name in ("train", "validation"):
+        a, b = getattr(plain, name), getattr(per_word, name)
+        assert a.n_negative == min(len(a.negative_idx), math.ceil(len(a.keyword_idx) * 0.5))
+        assert b.n_negative == min(len(b.negative_idx), math.ceil(len(b.keyword_idx) * 0.5 / words))
+    assert per_word.train.n_negative < plain.train.n_negative
+
+
 def test_windows_a_model_takes_for_a_keyword_are_left_out(train_cfg, tmp_path, monkeypatch):
     import speechseq.training.openworld as ow
     from speechseq.training.data import frontend_spec, prepare_data

@@ -173,6 +173,9 @@ class OpenWorldConfig:
     tts_clips: int = 0
     tts_percentage: float = 20.0
     tts_engines: List[str] = field(default_factory=lambda: ["auto"])  # auto (what is installed) | espeak, flite, piper
+    # the two percentages count one word's clips (all keyword clips / words), so ten own words draw as many
+    # negatives per epoch as one and the epoch does not grow tenfold (docs/enroll.md); false: all keyword clips
+    per_word: bool = False
 
 
 @dataclass

@@ -152,6 +152,11 @@ def add_negatives(data, cfg: DictConfig, rw: RealWorldIndex | None, label_set: L
     return report
 
 
+def drawn_percentage(percentage: float, o: DictConfig, label_set: LabelSet) -> float:
+    """The share of all keyword clips drawn per epoch: `percentage`, or of one word's clips with o.per_word."""
+    return percentage / max(1, len(label_set.words)) if o.per_word else percentage
+
+
 def add_speech_windows(data, cfg: DictConfig, rw: RealWorldIndex, label_set: LabelSet) -> dict:
     """Windows of real_world's speech as `_unknown_` in the train and validation splits; the report."""
     o, d = cfg.openworld, cfg.data
@@ -160,7 +165,8 @@ def add_speech_windows(data, cfg: DictConfig, rw: RealWorldIndex, label_set: Lab
     for name in ("train", "validation"):
         windows, rep = cached_split_windows(o, rw, name, tuple(label_set.words), d.seed, d.cache_dir,
                                             cfg.trainer.progress)
-        split = getattr(data, name).with_negatives(windows.waves, unknown, o.speech_percentage, windows.sources)
+        split = getattr(data, name).with_negatives(windows.waves, unknown, drawn_percentage(o.speech_percentage, o, label_set),
+                                                   windows.sources)
         setattr(data, name, split)
         report[name] = {**rep, "windows": len(windows), "drawn": split.n_negative}
     log.info("openworld: %d / %d speech windows in the train / validation pools, %d / %d drawn as _unknown_",
@@ -195,7 +201,7 @@ def add_synthetic_negatives(data, cfg: DictConfig, label_set: LabelSet) -> dict:
         split = getattr(data, name)
         before = split.n_negative
         names = [f"tts/{m.get('engine', '?')}-{m.get('voice', '?')}/{m.get('text', '?')}" for m in manifest]
-        setattr(data, name, split.with_negatives(waves, unknown, o.tts_percentage, names))
+        setattr(data, name, split.with_negatives(waves, unknown, drawn_percentage(o.tts_percentage, o, label_set), names))
         report[name] = {"clips": int(len(waves)), "drawn": getattr(data, name).n_negative - before}
     log.info("openworld: %d / %d synthetic negatives in the train / validation pools", report["train"]["clips"],
              report["validation"]["clips"])
