@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from speechseq.config import ConfigError, validate_train
 from speechseq.features.embedding_spec import EmbeddingSpec, installed_model_path
@@ -152,22 +153,30 @@ def test_experiment_mini_composes_with_the_embedding(synthetic_root, tmp_path):
     assert (masks.freq_param, masks.num_time) == (cfg.augment.embedding_freq_mask_param, 0)
 
 
-def test_experiment_enroll_embedding_trains_an_own_word_from_scratch(synthetic_root, tmp_path):
-    """enroll's recipe on the embedding: composes and validates as enroll does, starts from no model (no shipped
-    one has this front end), keeps the own word's talk budget, and an own word trains end to end on it."""
+def test_experiment_enroll_trains_an_own_word_on_the_embedding_from_scratch(synthetic_root, tmp_path):
+    """experiment=enroll is the log-mel enrolment (enroll_logmel) on the embedding: it composes and validates,
+    starts from no model (no shipped one has this front end), keeps the own word's talk budget, and an own word
+    trains end to end on it."""
     from speechseq.deploy.checkpoint import read_metadata
     from speechseq.training.train import train
     from tests.test_enroll import write_takes
 
-    enroll = compose_config("train", ["experiment=enroll", "data.custom_root=mine", f"data.root={synthetic_root}"],
-                            tmp_path / "a")
-    cfg = compose_config("train", ["experiment=enroll_embedding", "data.custom_root=mine",
-                                   f"data.root={synthetic_root}"], tmp_path / "b")
+    logmel = compose_config("train", ["experiment=enroll_logmel", "data.custom_root=mine",
+                                      f"data.root={synthetic_root}"], tmp_path / "a")
+    cfg = compose_config("train", ["experiment=enroll", "data.custom_root=mine", f"data.root={synthetic_root}"],
+                         tmp_path / "b")
     validate_train(cfg)
+    validate_train(logmel)
     assert (cfg.features.kind, cfg.model.frame_stack, cfg.trainer.init_from) == ("speech_embedding", 1, None)
+    assert (logmel.features.kind, logmel.trainer.init_from) == ("logmel", "pretrained")
     assert cfg.calibration.max_detections_per_hour_of_talk == 10
-    assert cfg.openworld.speech_percentage == 5 * enroll.openworld.speech_percentage
-    assert (cfg.data.task, cfg.trainer.max_minutes) == (enroll.data.task, enroll.trainer.max_minutes)
+    assert cfg.openworld.speech_percentage == 5 * logmel.openworld.speech_percentage
+    assert (cfg.data.task, cfg.trainer.max_minutes) == (logmel.data.task, logmel.trainer.max_minutes)
+    assert cfg.openworld.per_word and not logmel.openworld.per_word   # ten words draw as many negatives as one
+    alias = compose_config("train", ["experiment=enroll_embedding", "data.custom_root=mine",
+                                     f"data.root={synthetic_root}"], tmp_path / "c")
+    assert OmegaConf.to_container(alias.openworld) == OmegaConf.to_container(cfg.openworld)
+    assert (alias.features.kind, alias.trainer.init_from) == ("speech_embedding", None)
 
     write_takes(tmp_path / "mine", "alpha", 10, tone=20)
     write_takes(tmp_path / "mine", "beta", 10, tone=23)

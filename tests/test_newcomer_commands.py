@@ -28,7 +28,7 @@ from tests.streaming_helpers import SR, ToneClassifier, compose_app, tone_stream
 @pytest.mark.parametrize("app,argv,fragments", [
     ("stream", ["stream.threshold=high"], ["stream.threshold=high", "could not be converted to Float"]),
     ("stream", ["input=x.wav", "stream=defualt"], ["stream=defualt", "choose from default"]),
-    ("train", ["experiment=mnii"], ["experiment=mnii", "choose from enroll, enroll_embedding, mini", "did you mean experiment=mini?"]),
+    ("train", ["experiment=mnii"], ["experiment=mnii", "choose from enroll, enroll_embedding, enroll_logmel, mini", "did you mean experiment=mini?"]),
     ("stream", ["clip.wav"], ["'clip.wav' is not key=value", "did you mean input=clip.wav?"]),
     ("stream", ["input=clip.wav", "model.onnx"], ["did you mean checkpoint=model.onnx?"]),
     ("eval", ["best.safetensors"], ["did you mean checkpoint=best.safetensors?"]),

@@ -35,7 +35,7 @@ def init_from_checkpoint(model: RecurrentClassifier, name: str, frontend: Fronte
     source = load_inference(path, map_location="cpu")
     if source.frontend != frontend:
         raise CheckpointError(f"trainer.init_from={name}: its features ({source.frontend}) differ from this "
-                              f"run's ({frontend}); use the same features group (experiment=enroll does)")
+                              f"run's ({frontend}); use the same features group (experiment=enroll_logmel does)")
     mine = model.state_dict()
     copied = []
     for key, value in source.model.state_dict().items():
@@ -44,7 +44,7 @@ def init_from_checkpoint(model: RecurrentClassifier, name: str, frontend: Fronte
         if key not in mine or mine[key].shape != value.shape:
             raise CheckpointError(f"trainer.init_from={name}: its layer {key} {tuple(value.shape)} does not fit "
                                   f"this model ({tuple(mine[key].shape) if key in mine else 'absent'}); give the "
-                                  f"model the source's shape (experiment=enroll does for the shipped model)")
+                                  f"model the source's shape (experiment=enroll_logmel does for the shipped model)")
         copied.append(key)
     with torch.no_grad():
         for key in copied:
