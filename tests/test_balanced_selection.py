@@ -18,6 +18,7 @@ from tests.conftest import compose_config, tiny_train_overrides
 
 # (plain, class-balanced) validation accuracy of epochs 1-3: plain accuracy picks epoch 1, balanced epoch 2
 SCRIPT = [(0.9, 0.5), (0.7, 0.8), (0.8, 0.6)]
+LOSSES = [0.9, 0.6, 0.4]  # the class-balanced validation loss of epochs 1-3: select_on=loss picks epoch 3
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def scripted_validation(monkeypatch):
         real(targets, probs, labels)
         acc, balanced = SCRIPT[len(calls)]
         calls.append(len(calls) + 1)
-        return {"val_acc": acc, "val_balanced_acc": balanced, "val_balanced_ci": [balanced - 0.1, balanced + 0.1]}
+        return {"val_acc": acc, "val_balanced_acc": balanced, "val_balanced_ci": [balanced - 0.1, balanced + 0.1],
+                "val_balanced_loss": LOSSES[len(calls) - 1]}
 
     monkeypatch.setattr(train_mod, "validation_scores", scripted)
     return calls
@@ -45,18 +47,33 @@ def _best_epoch_stored(summary: dict) -> int:
     return read_checkpoint_metadata(summary["best_checkpoint"], ValueError)["epoch"]
 
 
-@pytest.mark.parametrize("select_on,best", [("balanced_accuracy", 2), ("accuracy", 1)])
+@pytest.mark.parametrize("select_on,best", [("balanced_accuracy", 2), ("accuracy", 1), ("loss", 3)])
 def test_the_best_epoch_is_the_one_with_the_best_chosen_figure(synthetic_root, tmp_path, scripted_validation,
                                                                  select_on, best):
     summary = train(_config(synthetic_root, tmp_path, "run", f"trainer.select_on={select_on}"))
     assert summary["best_epoch"] == best and _best_epoch_stored(summary) == best
     assert (summary["best_val_acc"], summary["best_val_balanced_acc"]) == SCRIPT[best - 1]
-    assert summary["best_val_score"] == SCRIPT[best - 1][select_on == "balanced_accuracy"]
+    score = {"accuracy": SCRIPT[best - 1][0], "balanced_accuracy": SCRIPT[best - 1][1], "loss": -LOSSES[best - 1]}
+    assert summary["best_val_score"] == score[select_on]   # higher is better: a loss negated
     assert summary["select_on"] == select_on
     meta = read_checkpoint_metadata(summary["best_checkpoint"], ValueError)
     assert meta["metrics"]["val_balanced_acc"] == SCRIPT[best - 1][1]
     rows = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
     assert [(r["val_acc"], r["val_balanced_acc"]) for r in rows] == SCRIPT  # both logged every epoch
+    assert [r["val_balanced_loss"] for r in rows] == LOSSES
+
+
+def test_the_balanced_loss_weighs_each_class_alike():
+    import numpy as np
+
+    from speechseq.training.selection import balanced_loss, validation_scores
+
+    # class 0: three clips at p = 0.5 for the truth; class 1: one clip at p = 0.25
+    targets = np.array([0, 0, 0, 1])
+    probs = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.75, 0.25]])
+    assert balanced_loss(targets, probs) == pytest.approx((np.log(2) + np.log(4)) / 2)
+    assert balanced_loss(np.array([0]), np.array([[0.0, 1.0]])) == pytest.approx(-np.log(1e-7))  # clipped, finite
+    assert validation_scores(targets, probs, ["a", "b"])["val_balanced_loss"] == balanced_loss(targets, probs)
 
 
 def test_the_balanced_figure_goes_to_tensorboard(synthetic_root, tmp_path, scripted_validation):
@@ -122,5 +139,5 @@ def test_an_unknown_figure_is_one_config_line(synthetic_root, tmp_path):
     from speechseq.config import ConfigError, validate_train
 
     cfg = _config(synthetic_root, tmp_path, "run", "trainer.select_on=f1")
-    with pytest.raises(ConfigError, match="trainer.select_on: 'f1' is not balanced_accuracy or accuracy"):
+    with pytest.raises(ConfigError, match="trainer.select_on: 'f1' is not balanced_accuracy, accuracy or loss"):
         validate_train(cfg)

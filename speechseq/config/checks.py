@@ -21,7 +21,7 @@ def _require(cond: bool, key: str, message: str) -> None:
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 ON_DEVICE_MODES = ("auto", "true", "false")  # data.on_device (YAML may hand them over as booleans)
 PREFETCH_MODES = ON_DEVICE_MODES  # trainer.prefetch: the same three
-SELECT_ON = ("balanced_accuracy", "accuracy")  # trainer.select_on
+SELECT_ON = ("balanced_accuracy", "accuracy", "loss")  # trainer.select_on
 RT60_LIMITS = (0.1, 2.0)      # augment.rt60, seconds: drier or more reverberant rooms are not simulated here
 MAX_TTS_TAKES = 10000        # data.tts_takes: synthetic takes of each own word
 PITCH_LIMITS = (-4.0, 4.0)    # augment.pitch_semitones: beyond a major third the phase vocoder's echo grows

@@ -119,7 +119,7 @@ class TrainerConfig:
     prefetch: str = "auto"         # next batch's augmentation + log-mel in a thread: auto (CPU with a spare core) | true | false
     init_from: Optional[str] = None  # start from this checkpoint's encoder (the head is new): a .safetensors | pretrained
     test_reverb_rt60: List[float] = field(default_factory=list)  # also score the test split in rooms of these RT60s (s)
-    select_on: str = "balanced_accuracy"  # the validation figure that picks best.safetensors: balanced_accuracy | accuracy
+    select_on: str = "balanced_accuracy"  # the validation figure that picks best.safetensors: balanced_accuracy | accuracy | loss
 
 
 @dataclass

@@ -151,8 +151,9 @@ def end_epoch(tr: Trainer, run: Run, epoch: int, stats: tuple, t_epoch: float) -
     if not tr.dist.is_main:
         return
     tr.runlog.epoch(row)
-    log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  balanced %.4f%s  (%.1f s)", epoch + 1,
-             tr.planned_epochs(), train_loss, train_acc, val["val_acc"], val["val_balanced_acc"],
+    chosen_loss = f"  val loss {val['val_balanced_loss']:.4f}" if tr.cfg.trainer.select_on == "loss" else ""
+    log.info("epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  balanced %.4f%s%s  (%.1f s)", epoch + 1,
+             tr.planned_epochs(), train_loss, train_acc, val["val_acc"], val["val_balanced_acc"], chosen_loss,
              "  *best*" if improved else "", row["epoch_seconds"])
     if improved:
         save_inference(run.best_path, tr.eval_model, tr.data.label_set.names, tr.data.spec, extra={
