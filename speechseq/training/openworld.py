@@ -165,8 +165,8 @@ def add_speech_windows(data, cfg: DictConfig, rw: RealWorldIndex, label_set: Lab
     for name in ("train", "validation"):
         windows, rep = cached_split_windows(o, rw, name, tuple(label_set.words), d.seed, d.cache_dir,
                                             cfg.trainer.progress)
-        split = getattr(data, name).with_negatives(windows.waves, unknown, drawn_percentage(o.speech_percentage, o, label_set),
-                                                   windows.sources)
+        share = drawn_percentage(o.speech_percentage, o, label_set)
+        split = getattr(data, name).with_negatives(windows.waves, unknown, share, windows.sources)
         setattr(data, name, split)
         report[name] = {**rep, "windows": len(windows), "drawn": split.n_negative}
     log.info("openworld: %d / %d speech windows in the train / validation pools, %d / %d drawn as _unknown_",
@@ -201,7 +201,8 @@ def add_synthetic_negatives(data, cfg: DictConfig, label_set: LabelSet) -> dict:
         split = getattr(data, name)
         before = split.n_negative
         names = [f"tts/{m.get('engine', '?')}-{m.get('voice', '?')}/{m.get('text', '?')}" for m in manifest]
-        setattr(data, name, split.with_negatives(waves, unknown, drawn_percentage(o.tts_percentage, o, label_set), names))
+        share = drawn_percentage(o.tts_percentage, o, label_set)
+        setattr(data, name, split.with_negatives(waves, unknown, share, names))
         report[name] = {"clips": int(len(waves)), "drawn": getattr(data, name).n_negative - before}
     log.info("openworld: %d / %d synthetic negatives in the train / validation pools", report["train"]["clips"],
              report["validation"]["clips"])
